@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * unix_attestor.c - unix.* attributes from a captured peer identity.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest/unix_attestor.h"
+
+#define UNIX_NSS_BUF_INITIAL 1024
+#define UNIX_NSS_BUF_MAX     (1u << 20) /* members lists of huge groups can be long */
+
+#define UNIX_ERR_LEN 256
+
+/* errno values getpwuid_r/getgrgid_r may return for "no such entry" (see getpwnam(3)). */
+static bool unix_nss_not_found(int e)
+{
+	return e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
+}
+
+/*
+ * Looks up the name of a uid (is_group false) or gid. 0 with name filled, 0 with name "" when
+ * there is no entry, or a negative errno.
+ */
+static int unix_lookup_name(bool is_group, unsigned int id, char *name, size_t name_len)
+{
+	size_t buflen = UNIX_NSS_BUF_INITIAL;
+	char *buf = NULL;
+	const char *found = NULL;
+	int ret;
+
+	name[0] = '\0';
+	for (;;) {
+		struct passwd pw, *pwres = NULL;
+		struct group gr, *grres = NULL;
+		char *nbuf = realloc(buf, buflen);
+
+		if (!nbuf) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		buf = nbuf;
+		if (is_group) {
+			ret = getgrgid_r((gid_t)id, &gr, buf, buflen, &grres);
+			found = grres ? grres->gr_name : NULL;
+		} else {
+			ret = getpwuid_r((uid_t)id, &pw, buf, buflen, &pwres);
+			found = pwres ? pwres->pw_name : NULL;
+		}
+		if (ret == ERANGE && buflen < UNIX_NSS_BUF_MAX) {
+			buflen *= 2;
+			continue;
+		}
+		break;
+	}
+	if (ret != 0) {
+		ret = unix_nss_not_found(ret) ? 0 : -ret;
+		goto out;
+	}
+	if (found && found[0]) {
+		if ((size_t)snprintf(name, name_len, "%s", found) >= name_len) {
+			name[0] = '\0';
+			ret = -ENAMETOOLONG;
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+static bool unix_has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int unix_add_name(struct attr_set *attrs, const char *attr, bool is_group, unsigned int id,
+			 char err[UNIX_ERR_LEN])
+{
+	char name[ATTR_VALUE_MAX];
+	int ret;
+
+	ret = unix_lookup_name(is_group, id, name, sizeof(name));
+	if (ret < 0) {
+		snprintf(err, UNIX_ERR_LEN, "unix attestor: %s of %s %u: lookup failed: %s", attr,
+			 is_group ? "gid" : "uid", id, strerror(-ret));
+		return ret;
+	}
+	if (!name[0])
+		return 0;
+	ret = attr_set_add(attrs, attr, name);
+	if (ret < 0)
+		snprintf(err, UNIX_ERR_LEN, "unix attestor: %s \"%.64s\": %s", attr, name,
+			 strerror(-ret));
+	return ret;
+}
+
+static int unix_addu(struct attr_set *attrs, const char *attr, unsigned long long v,
+		     char err[UNIX_ERR_LEN])
+{
+	int ret = attr_set_addf(attrs, attr, "%llu", v);
+
+	if (ret < 0)
+		snprintf(err, UNIX_ERR_LEN, "unix attestor: %s=%llu: %s", attr, v, strerror(-ret));
+	return ret;
+}
+
+int unix_attestor_attest(const struct peer_identity *peer, struct attr_set *attrs, char err[256])
+{
+	uint32_t ngroups = peer->ngroups < ATTESTD_MAX_GROUPS ? peer->ngroups : ATTESTD_MAX_GROUPS;
+	int ret;
+
+	err[0] = '\0';
+	ret = unix_addu(attrs, "unix.uid", peer->euid, err);
+	if (ret < 0)
+		goto out;
+	ret = unix_add_name(attrs, "unix.user", false, peer->euid, err);
+	if (ret < 0)
+		goto out;
+	ret = unix_addu(attrs, "unix.gid", peer->egid, err);
+	if (ret < 0)
+		goto out;
+	ret = unix_add_name(attrs, "unix.group", true, peer->egid, err);
+	if (ret < 0)
+		goto out;
+	for (uint32_t i = 0; i < ngroups; i++) {
+		ret = unix_addu(attrs, "unix.supplementary_gid", peer->groups[i], err);
+		if (ret < 0)
+			goto out;
+	}
+	for (uint32_t i = 0; i < ngroups; i++) {
+		ret = unix_add_name(attrs, "unix.supplementary_group", true, peer->groups[i], err);
+		if (ret < 0)
+			goto out;
+	}
+	if (peer->exe_path[0] && !unix_has_suffix(peer->exe_path, UNIX_ATTESTOR_DELETED_SUFFIX)) {
+		ret = attr_set_add(attrs, "unix.path", peer->exe_path);
+		if (ret < 0) {
+			snprintf(err, UNIX_ERR_LEN, "unix attestor: unix.path: %s", strerror(-ret));
+			goto out;
+		}
+	}
+	ret = unix_addu(attrs, "unix.pid", (unsigned long long)peer->pid, err);
+	if (ret < 0)
+		goto out;
+	ret = unix_addu(attrs, "unix.real_uid", peer->uid, err);
+	if (ret < 0)
+		goto out;
+	ret = unix_addu(attrs, "unix.real_gid", peer->gid, err);
+out:
+	return ret;
+}

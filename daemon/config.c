@@ -1,0 +1,789 @@
+/*
+ * config.c - attestd's YAML configuration, read with libyaml's event API against a table of
+ * known keys (the schema below). The first problem stops the parse with a message naming the
+ * input, the line:column, the key path and the reason; *out changes only on success.
+ */
+#include "daemon/config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#define CONFIG_KEY_SHOW_MAX 48 /* characters of a key or value quoted in an error message */
+#define CONFIG_KEYPATH_MAX  160
+#define CONFIG_TABLE_MAX    32 /* keys in one mapping of the schema (a bitmask tracks them) */
+#define CONFIG_AUDIT_MAX    1048576u
+#define CONFIG_THREADS_MAX  64u
+#define CONFIG_TD_MAX	    255 /* SPIFFE: a trust domain name is at most 255 characters */
+#define CONFIG_DURATION_MAX 32	/* characters of a duration string */
+#define CONFIG_UNSUPPORTED_HINT \
+	"not supported by this attestd version yet (see README \"Configuration\")"
+
+static const char defaults_yaml[] = "# attestd embedded defaults\n"
+				    "trust_domain: example.org\n"
+				    "socket: /run/attestd/agent.sock\n"
+				    "admin_socket: /run/attestd/admin.sock\n"
+				    "state_dir: /var/lib/attestd\n"
+				    "log: {level: info}\n"
+				    "peer: {backend: auto, require_race_free: false, pin_dir: "
+				    "/sys/fs/bpf/attestd}\n"
+				    "audit: {entries: 4096}\n"
+				    "workers: {threads: 2}\n"
+				    "attestors:\n"
+				    "  unix: {enabled: true, hash_size_limit: 0}\n";
+
+/* snprintf that may truncate on purpose (gcc's -Wformat-truncation does not look into it) */
+static void __attribute__((format(printf, 3, 4)))
+errfmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+void config_defaults(struct config *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->trust_domain, sizeof(out->trust_domain), "%s", "example.org");
+	snprintf(out->socket_path, sizeof(out->socket_path), "%s", "/run/attestd/agent.sock");
+	snprintf(out->admin_socket_path, sizeof(out->admin_socket_path), "%s",
+		 "/run/attestd/admin.sock");
+	snprintf(out->state_dir, sizeof(out->state_dir), "%s", "/var/lib/attestd");
+	out->log_level = LOG_INFO;
+	out->peer_backend = PEER_BACKEND_AUTO;
+	out->require_race_free = false;
+	snprintf(out->bpf_pin_dir, sizeof(out->bpf_pin_dir), "%s", "/sys/fs/bpf/attestd");
+	out->audit_entries = 4096;
+	out->worker_threads = 2;
+	out->unix_enabled = true;
+	out->hash_size_limit = 0;
+}
+
+const char *config_defaults_yaml(void)
+{
+	return defaults_yaml;
+}
+
+/* ---- schema ---------------------------------------------------------------------------- */
+
+enum cfg_kind {
+	CFG_MAP,
+	CFG_TRUST_DOMAIN,
+	CFG_SOCKET,  /* absolute path that fits in sun_path */
+	CFG_ABSPATH, /* absolute path */
+	CFG_BOOL,
+	CFG_U32,
+	CFG_SIZE, /* bytes, or with a KiB/MiB/GiB suffix */
+	CFG_LOG_LEVEL,
+	CFG_BACKEND,
+	CFG_UNSUPPORTED, /* a DESIGN.md key this build does not implement yet */
+};
+
+struct cfg_key {
+	const char *name;
+	enum cfg_kind kind;
+	size_t off;  /* offset of the field in struct config */
+	size_t size; /* size of the field (string buffers) */
+	uint32_t min, max;
+	const struct cfg_key *children; /* CFG_MAP: terminated by a NULL name */
+};
+
+#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+
+static const struct cfg_key unix_keys[] = {
+	{"enabled", CFG_BOOL, FIELD(unix_enabled), 0, 0, NULL},
+	{"hash_size_limit", CFG_SIZE, FIELD(hash_size_limit), 0, 0, NULL},
+	{.name = NULL},
+};
+
+static const struct cfg_key attestor_keys[] = {
+	{"unix", CFG_MAP, 0, 0, 0, 0, unix_keys},
+	{"kubernetes", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
+	{.name = NULL},
+};
+
+static const struct cfg_key log_keys[] = {
+	{"level", CFG_LOG_LEVEL, FIELD(log_level), 0, 0, NULL},
+	{.name = NULL},
+};
+
+static const struct cfg_key peer_keys[] = {
+	{"backend", CFG_BACKEND, FIELD(peer_backend), 0, 0, NULL},
+	{"require_race_free", CFG_BOOL, FIELD(require_race_free), 0, 0, NULL},
+	{"pin_dir", CFG_ABSPATH, FIELD(bpf_pin_dir), 0, 0, NULL},
+	{.name = NULL},
+};
+
+static const struct cfg_key audit_keys[] = {
+	{"entries", CFG_U32, FIELD(audit_entries), 1, CONFIG_AUDIT_MAX, NULL},
+	{.name = NULL},
+};
+
+static const struct cfg_key worker_keys[] = {
+	{"threads", CFG_U32, FIELD(worker_threads), 1, CONFIG_THREADS_MAX, NULL},
+	{.name = NULL},
+};
+
+static const struct cfg_key root_keys[] = {
+	{"trust_domain", CFG_TRUST_DOMAIN, FIELD(trust_domain), 0, 0, NULL},
+	{"socket", CFG_SOCKET, FIELD(socket_path), 0, 0, NULL},
+	{"admin_socket", CFG_SOCKET, FIELD(admin_socket_path), 0, 0, NULL},
+	{"state_dir", CFG_ABSPATH, FIELD(state_dir), 0, 0, NULL},
+	{"log", CFG_MAP, 0, 0, 0, 0, log_keys},
+	{"peer", CFG_MAP, 0, 0, 0, 0, peer_keys},
+	{"audit", CFG_MAP, 0, 0, 0, 0, audit_keys},
+	{"workers", CFG_MAP, 0, 0, 0, 0, worker_keys},
+	{"attestors", CFG_MAP, 0, 0, 0, 0, attestor_keys},
+	{"metrics", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
+	{"ca", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
+	{"svid", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
+	{"entries", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
+	{"templates", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
+	{.name = NULL},
+};
+
+/* ---- parse context and errors ---------------------------------------------------------- */
+
+struct cfg_ctx {
+	yaml_parser_t parser;
+	const char *name;
+	char *err;
+	struct config *cfg;
+	char path[CONFIG_KEYPATH_MAX]; /* dotted path of the key being parsed */
+};
+
+/* Copies up to CONFIG_KEY_SHOW_MAX characters of s into buf, with '?' for unprintable bytes. */
+static const char *show(const char *s, size_t n, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 4 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i == CONFIG_KEY_SHOW_MAX) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		buf[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* "name:line:col: path: message" (path omitted when empty). Returns rc. */
+static int __attribute__((format(printf, 4, 5)))
+cfg_fail(struct cfg_ctx *c, int rc, const yaml_mark_t *mark, const char *fmt, ...)
+{
+	char msg[CONFIG_ERR_MAX];
+	char where[64] = "";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (mark)
+		snprintf(where, sizeof(where), ":%zu:%zu", mark->line + 1, mark->column + 1);
+	errfmt(c->err, CONFIG_ERR_MAX, "%s%s: %s%s%s", c->name, where, c->path,
+	       c->path[0] ? ": " : "", msg);
+	return rc;
+}
+
+static int cfg_syntax_error(struct cfg_ctx *c)
+{
+	const yaml_parser_t *p = &c->parser;
+	const char *problem = p->problem ? p->problem : "unknown error";
+
+	c->path[0] = '\0';
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		return cfg_fail(c, -ENOMEM, NULL, "out of memory");
+	case YAML_READER_ERROR:
+		errfmt(c->err, CONFIG_ERR_MAX, "%s: invalid input at byte %zu: %s", c->name,
+		       p->problem_offset, problem);
+		return -EPROTO;
+	default:
+		if (p->context)
+			return cfg_fail(c, -EPROTO, &p->problem_mark, "YAML syntax error: %s %s",
+					problem, p->context);
+		return cfg_fail(c, -EPROTO, &p->problem_mark, "YAML syntax error: %s", problem);
+	}
+}
+
+static const yaml_mark_t *event_mark(const yaml_event_t *ev)
+{
+	return &ev->start_mark;
+}
+
+/*
+ * Next event. Aliases and explicit tags are refused here, so no caller sees them.
+ * On failure the event needs no yaml_event_delete.
+ */
+static int cfg_next(struct cfg_ctx *c, yaml_event_t *ev)
+{
+	const unsigned char *tag = NULL;
+	int rc = 0;
+
+	if (!yaml_parser_parse(&c->parser, ev))
+		return cfg_syntax_error(c);
+	switch (ev->type) {
+	case YAML_ALIAS_EVENT:
+		rc = cfg_fail(c, -EPROTO, event_mark(ev), "YAML aliases (*name) are not supported");
+		break;
+	case YAML_SCALAR_EVENT:
+		tag = ev->data.scalar.tag;
+		break;
+	case YAML_MAPPING_START_EVENT:
+		tag = ev->data.mapping_start.tag;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		tag = ev->data.sequence_start.tag;
+		break;
+	default:
+		break;
+	}
+	if (rc == 0 && tag)
+		rc = cfg_fail(c, -EPROTO, event_mark(ev), "YAML tags (%s) are not supported",
+			      (const char *)tag);
+	if (rc < 0)
+		yaml_event_delete(ev);
+	return rc;
+}
+
+/* ---- scalar helpers -------------------------------------------------------------------- */
+
+static bool scalar_is_plain(const yaml_event_t *ev)
+{
+	return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+/* A plain "", "~" or "null": YAML's null. */
+static bool scalar_is_null(const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+
+	return scalar_is_plain(ev) &&
+	       (v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+		strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0);
+}
+
+static const char *event_kind(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_MAPPING_START_EVENT:
+		return "a mapping";
+	case YAML_SEQUENCE_START_EVENT:
+		return "a sequence";
+	case YAML_SCALAR_EVENT:
+		return scalar_is_null(ev) ? "an empty value" : "a scalar";
+	default:
+		return "something else";
+	}
+}
+
+/* Parses decimal digits only (no sign, no leading zeros, no 0x). */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *s - '0', &v))
+			return -ERANGE;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {{"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}};
+	char digits[32];
+	size_t n = strspn(s, "0123456789");
+	uint64_t mult = 1;
+	int rc;
+
+	if (n == 0 || n >= sizeof(digits))
+		return n == 0 ? -EINVAL : -ERANGE;
+	if (s[n]) {
+		mult = 0;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strcmp(s + n, units[i].suffix) == 0)
+				mult = units[i].mult;
+		if (!mult)
+			return -EINVAL;
+	}
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	rc = parse_u64(digits, out);
+	if (rc < 0)
+		return rc;
+	if (__builtin_mul_overflow(*out, mult, out))
+		return -ERANGE;
+	return 0;
+}
+
+static int check_trust_domain(struct cfg_ctx *c, const yaml_event_t *ev, const char *v, size_t n)
+{
+	char shown[CONFIG_KEY_SHOW_MAX + 8];
+
+	if (strncmp(v, "spiffe://", 9) == 0)
+		return cfg_fail(
+			c, -EINVAL, event_mark(ev),
+			"\"%s\": write the trust domain without spiffe:// (e.g. example.org)",
+			show(v, n, shown, sizeof(shown)));
+	if (n > CONFIG_TD_MAX)
+		return cfg_fail(c, -EINVAL, event_mark(ev), "longer than %d characters",
+				CONFIG_TD_MAX);
+	for (size_t i = 0; i < n; i++) {
+		char ch = v[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"\"%s\": uppercase letters are not allowed (SPIFFE trust "
+					"domains are lowercase)",
+					show(v, n, shown, sizeof(shown)));
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+		      ch == '-' || ch == '_'))
+			return cfg_fail(
+				c, -EINVAL, event_mark(ev),
+				"\"%s\": invalid character at position %zu (allowed: a-z 0-9 "
+				". - _)",
+				show(v, n, shown, sizeof(shown)), i + 1);
+	}
+	return 0;
+}
+
+static int check_path(struct cfg_ctx *c, const yaml_event_t *ev, const char *v, size_t n,
+		      size_t size, bool socket)
+{
+	char shown[CONFIG_KEY_SHOW_MAX + 8];
+
+	if (v[0] != '/')
+		return cfg_fail(c, -EINVAL, event_mark(ev), "\"%s\": must be an absolute path",
+				show(v, n, shown, sizeof(shown)));
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"path contains a control character");
+	if (n >= size) {
+		if (socket)
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"path is %zu bytes; a Unix socket path must be shorter "
+					"than %zu bytes",
+					n, size);
+		return cfg_fail(c, -EINVAL, event_mark(ev), "path longer than %zu bytes", size - 1);
+	}
+	return 0;
+}
+
+/* Parses and stores the value of a scalar key. */
+static int cfg_scalar(struct cfg_ctx *c, const struct cfg_key *k, const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+	size_t n = ev->data.scalar.length;
+	char *field = (char *)c->cfg + k->off;
+	char shown[CONFIG_KEY_SHOW_MAX + 8];
+	uint64_t u;
+	int rc;
+
+	if (ev->type != YAML_SCALAR_EVENT || scalar_is_null(ev))
+		return cfg_fail(c, -EINVAL, event_mark(ev), "expected a value, got %s",
+				event_kind(ev));
+	if (n == 0)
+		return cfg_fail(c, -EINVAL, event_mark(ev),
+				"expected a value, got an empty string");
+	if (memchr(v, '\0', n))
+		return cfg_fail(c, -EINVAL, event_mark(ev), "value contains a NUL character");
+	show(v, n, shown, sizeof(shown));
+
+	switch (k->kind) {
+	case CFG_TRUST_DOMAIN:
+		rc = check_trust_domain(c, ev, v, n);
+		if (rc < 0)
+			return rc;
+		memcpy(field, v, n + 1);
+		return 0;
+	case CFG_SOCKET:
+	case CFG_ABSPATH:
+		rc = check_path(c, ev, v, n, k->size, k->kind == CFG_SOCKET);
+		if (rc < 0)
+			return rc;
+		memcpy(field, v, n + 1);
+		return 0;
+	case CFG_BOOL:
+		if (scalar_is_plain(ev) && strcmp(v, "true") == 0) {
+			*(bool *)field = true;
+			return 0;
+		}
+		if (scalar_is_plain(ev) && strcmp(v, "false") == 0) {
+			*(bool *)field = false;
+			return 0;
+		}
+		if (!scalar_is_plain(ev))
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"expected true or false, got the quoted string \"%s\"",
+					shown);
+		return cfg_fail(c, -EINVAL, event_mark(ev),
+				"expected true or false, got \"%s\" (YAML 1.1 forms like yes/no/"
+				"on/off are not accepted)",
+				shown);
+	case CFG_U32:
+		rc = scalar_is_plain(ev) ? parse_u64(v, &u) : -EINVAL;
+		if (rc < 0 || u < k->min || u > k->max)
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"expected an integer from %u to %u, got \"%s\"", k->min,
+					k->max, shown);
+		*(uint32_t *)field = (uint32_t)u;
+		return 0;
+	case CFG_SIZE:
+		rc = scalar_is_plain(ev) ? parse_size(v, &u) : -EINVAL;
+		if (rc == -ERANGE)
+			return cfg_fail(c, -EINVAL, event_mark(ev), "\"%s\": too large", shown);
+		if (rc < 0)
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"expected a size in bytes, optionally with KiB, MiB or "
+					"GiB (e.g. 64MiB), got \"%s\"",
+					shown);
+		*(uint64_t *)field = u;
+		return 0;
+	case CFG_LOG_LEVEL:
+		if (log_level_from_name(v, (enum log_level *)field) < 0)
+			return cfg_fail(
+				c, -EINVAL, event_mark(ev),
+				"unknown level \"%s\" (expected debug, info, warn or error)",
+				shown);
+		return 0;
+	case CFG_BACKEND: {
+		enum peer_backend b;
+
+		if (peer_backend_from_name(v, &b) < 0 || b == PEER_BACKEND_PROC ||
+		    b >= PEER_BACKEND_COUNT)
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"unknown backend \"%s\" (expected auto, lsm, fexit, "
+					"connect_unix, pidfd or peercred)",
+					shown);
+		*(enum peer_backend *)field = b;
+		return 0;
+	}
+	case CFG_MAP:
+	case CFG_UNSUPPORTED:
+		break;
+	}
+	assert(!"cfg_scalar: not a scalar kind");
+	return -EINVAL;
+}
+
+static void path_push(struct cfg_ctx *c, const char *key, size_t keylen, size_t *saved)
+{
+	char shown[CONFIG_KEY_SHOW_MAX + 8];
+	size_t len = strlen(c->path);
+
+	*saved = len;
+	show(key, keylen, shown, sizeof(shown));
+	errfmt(c->path + len, sizeof(c->path) - len, "%s%s", len ? "." : "", shown);
+}
+
+static void known_keys(const struct cfg_key *table, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (const struct cfg_key *k = table; k->name && o < size; k++) {
+		if (k->kind == CFG_UNSUPPORTED)
+			continue;
+		o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? ", " : "", k->name);
+	}
+}
+
+/*
+ * Parses a mapping whose MAPPING_START event has been consumed, up to and including its
+ * MAPPING_END.
+ */
+static int cfg_mapping(struct cfg_ctx *c, const struct cfg_key *table, int depth)
+{
+	uint32_t seen = 0;
+	yaml_event_t kev, vev;
+	int rc = 0;
+
+	if (depth > CONFIG_MAX_DEPTH)
+		return cfg_fail(c, -EPROTO, NULL, "nested more than %d levels", CONFIG_MAX_DEPTH);
+	for (;;) {
+		const struct cfg_key *k = NULL;
+		size_t saved = 0, idx = 0;
+		bool pushed = false, have_vev = false;
+
+		rc = cfg_next(c, &kev);
+		if (rc < 0)
+			return rc;
+		if (kev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&kev);
+			return 0;
+		}
+		if (kev.type != YAML_SCALAR_EVENT) {
+			rc = cfg_fail(c, -EINVAL, event_mark(&kev),
+				      "a key must be a string, not %s", event_kind(&kev));
+			goto out;
+		}
+		path_push(c, (const char *)kev.data.scalar.value, kev.data.scalar.length, &saved);
+		pushed = true;
+		for (idx = 0; table[idx].name; idx++) {
+			if (strlen(table[idx].name) == kev.data.scalar.length &&
+			    memcmp(table[idx].name, kev.data.scalar.value,
+				   kev.data.scalar.length) == 0) {
+				k = &table[idx];
+				break;
+			}
+		}
+		if (!k) {
+			char known[CONFIG_ERR_MAX];
+
+			known_keys(table, known, sizeof(known));
+			rc = cfg_fail(c, -EINVAL, event_mark(&kev), "unknown key (known: %s)",
+				      known);
+			goto out;
+		}
+		if (k->kind == CFG_UNSUPPORTED) {
+			rc = cfg_fail(c, -EINVAL, event_mark(&kev), CONFIG_UNSUPPORTED_HINT);
+			goto out;
+		}
+		assert(idx < CONFIG_TABLE_MAX);
+		if (seen & (1u << idx)) {
+			rc = cfg_fail(c, -EINVAL, event_mark(&kev), "duplicate key");
+			goto out;
+		}
+		seen |= 1u << idx;
+
+		rc = cfg_next(c, &vev);
+		if (rc < 0)
+			goto out;
+		have_vev = true;
+		if (k->kind == CFG_MAP) {
+			if (vev.type == YAML_MAPPING_START_EVENT)
+				rc = cfg_mapping(c, k->children, depth + 1);
+			else if (vev.type != YAML_SCALAR_EVENT || !scalar_is_null(&vev))
+				rc = cfg_fail(c, -EINVAL, event_mark(&vev),
+					      "expected a mapping, got %s", event_kind(&vev));
+			/* an empty section (e.g. "log:") keeps the defaults */
+		} else {
+			rc = cfg_scalar(c, k, &vev);
+		}
+	out:
+		if (have_vev)
+			yaml_event_delete(&vev);
+		yaml_event_delete(&kev);
+		if (rc < 0)
+			return rc;
+		if (pushed)
+			c->path[saved] = '\0';
+	}
+}
+
+/* Checks that need several keys; runs after the whole file has been read. */
+static int cfg_validate(struct cfg_ctx *c)
+{
+	if (strcmp(c->cfg->socket_path, c->cfg->admin_socket_path) == 0)
+		return cfg_fail(c, -EINVAL, NULL,
+				"socket and admin_socket must differ (both are %s)",
+				c->cfg->socket_path);
+	return 0;
+}
+
+/* stream := STREAM-START [DOCUMENT-START (MAPPING | null) DOCUMENT-END] STREAM-END */
+static int cfg_stream(struct cfg_ctx *c)
+{
+	yaml_event_t ev;
+	int rc;
+
+	rc = cfg_next(c, &ev); /* STREAM-START */
+	if (rc < 0)
+		return rc;
+	yaml_event_delete(&ev);
+	rc = cfg_next(c, &ev);
+	if (rc < 0)
+		return rc;
+	if (ev.type == YAML_STREAM_END_EVENT)
+		goto out;	/* empty file: the defaults */
+	yaml_event_delete(&ev); /* DOCUMENT-START */
+
+	rc = cfg_next(c, &ev);
+	if (rc < 0)
+		return rc;
+	if (ev.type == YAML_MAPPING_START_EVENT)
+		rc = cfg_mapping(c, root_keys, 1);
+	else if (ev.type != YAML_SCALAR_EVENT || !scalar_is_null(&ev))
+		rc = cfg_fail(c, -EINVAL, event_mark(&ev),
+			      "the top level must be a mapping, not %s", event_kind(&ev));
+	yaml_event_delete(&ev);
+	if (rc < 0)
+		return rc;
+
+	rc = cfg_next(c, &ev); /* DOCUMENT-END */
+	if (rc < 0)
+		return rc;
+	yaml_event_delete(&ev);
+	rc = cfg_next(c, &ev);
+	if (rc < 0)
+		return rc;
+	if (ev.type != YAML_STREAM_END_EVENT)
+		rc = cfg_fail(c, -EPROTO, event_mark(&ev),
+			      "more than one YAML document (only one is allowed)");
+out:
+	yaml_event_delete(&ev);
+	return rc;
+}
+
+int config_parse(const char *yaml, size_t len, const char *name, struct config *out,
+		 char err[CONFIG_ERR_MAX])
+{
+	struct config tmp;
+	struct cfg_ctx c = {.name = name ? name : "config", .err = err, .cfg = &tmp};
+	bool parser_ready = false;
+	int rc;
+
+	err[0] = '\0';
+	config_defaults(&tmp);
+	if (len > CONFIG_MAX_FILE_SIZE) {
+		rc = cfg_fail(&c, -EPROTO, NULL, "too large (%zu bytes, at most %u)", len,
+			      CONFIG_MAX_FILE_SIZE);
+		goto out;
+	}
+	if (!yaml_parser_initialize(&c.parser)) {
+		rc = cfg_fail(&c, -ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	parser_ready = true;
+	yaml_parser_set_input_string(&c.parser, (const unsigned char *)(yaml ? yaml : ""),
+				     yaml ? len : 0);
+	rc = cfg_stream(&c);
+	if (rc < 0)
+		goto out;
+	rc = cfg_validate(&c);
+	if (rc < 0)
+		goto out;
+	*out = tmp;
+out:
+	if (parser_ready)
+		yaml_parser_delete(&c.parser);
+	return rc;
+}
+
+int config_load_file(const char *path, struct config *out, char err[CONFIG_ERR_MAX])
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, rc;
+
+	err[0] = '\0';
+	/* O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		errfmt(err, CONFIG_ERR_MAX, "%s: cannot open: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		errfmt(err, CONFIG_ERR_MAX, "%s: cannot stat: %s", path, strerror(-rc));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		errfmt(err, CONFIG_ERR_MAX, "%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > (off_t)CONFIG_MAX_FILE_SIZE) {
+		rc = -EFBIG;
+		errfmt(err, CONFIG_ERR_MAX, "%s: too large (%lld bytes, at most %u)", path,
+		       (long long)st.st_size, CONFIG_MAX_FILE_SIZE);
+		goto out;
+	}
+	/* read up to one byte past the limit, in case the file grew since fstat */
+	buf = malloc(CONFIG_MAX_FILE_SIZE + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		errfmt(err, CONFIG_ERR_MAX, "%s: out of memory", path);
+		goto out;
+	}
+	while (len < CONFIG_MAX_FILE_SIZE + 1) {
+		ssize_t r = read(fd, buf + len, CONFIG_MAX_FILE_SIZE + 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			errfmt(err, CONFIG_ERR_MAX, "%s: cannot read: %s", path, strerror(-rc));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > CONFIG_MAX_FILE_SIZE) {
+		rc = -EFBIG;
+		errfmt(err, CONFIG_ERR_MAX, "%s: too large (more than %u bytes)", path,
+		       CONFIG_MAX_FILE_SIZE);
+		goto out;
+	}
+	rc = config_parse(buf, len, path, out, err);
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int config_parse_duration_ms(const char *text, uint64_t *out_ms)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = {{"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+	const char *p = text;
+	size_t next = 0; /* units must appear in the table's order, each at most once */
+	uint64_t total = 0;
+
+	if (!text || !*text || strlen(text) > CONFIG_DURATION_MAX)
+		return -EINVAL;
+	while (*p) {
+		uint64_t v = 0;
+		size_t ndig = 0, ulen = 0, u;
+
+		for (; *p >= '0' && *p <= '9'; p++, ndig++)
+			if (__builtin_mul_overflow(v, 10, &v) ||
+			    __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+				return -EINVAL;
+		if (ndig == 0)
+			return -EINVAL;
+		while (p[ulen] >= 'a' && p[ulen] <= 'z')
+			ulen++;
+		for (u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+			if (strlen(units[u].unit) == ulen && strncmp(p, units[u].unit, ulen) == 0)
+				break;
+		if (u == sizeof(units) / sizeof(units[0]) || u < next)
+			return -EINVAL;
+		if (__builtin_mul_overflow(v, units[u].ms, &v) ||
+		    __builtin_add_overflow(total, v, &total))
+			return -EINVAL;
+		next = u + 1;
+		p += ulen;
+	}
+	*out_ms = total;
+	return 0;
+}

@@ -1,0 +1,496 @@
+/*
+ * main.c - attestd: command line, start-up, signals, admin routes, shutdown.
+ * The only file with global mutable state: libbpf's print callback takes no argument, so the
+ * logger it writes to lives here.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include <bpf/libbpf.h>
+#include <jansson.h>
+
+#include "attest/capture.h"
+#include "daemon/admin.h"
+#include "daemon/agent.h"
+#include "daemon/audit.h"
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/loop.h"
+#include "daemon/workers.h"
+
+#define PID_MAX_LIMIT	    4194304 /* kernel's upper bound for pid_max */
+#define ATTESTATIONS_LIMIT_DEFAULT 100
+
+/* libbpf's print callback has no user argument; these are its only way to the logger. */
+static struct log *libbpf_log;
+static bool libbpf_probing; /* auto-probe failures are expected: keep libbpf's noise at debug */
+
+struct daemon {
+	const char *config_path;
+	struct config cfg;
+	struct log log;
+	struct loop *loop;
+	struct workers *workers;
+	struct audit *audit;
+	struct capture *cap;
+	struct agent *agent;
+	struct admin *admin;
+	int signal_fd;
+	uint64_t start_mono_ms;
+	uint64_t admin_requests;
+	char kernel[128];
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	size_t n;
+	enum log_level lv = level == LIBBPF_WARN && !libbpf_probing ? LOG_WARN : LOG_DEBUG;
+
+	if (!libbpf_log || !log_enabled(libbpf_log, lv))
+		return 0;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = 0;
+	if (n > 0)
+		log_emit(libbpf_log, lv, "libbpf", (struct log_kv[]){log_kv_s_("detail", msg)}, 1);
+	return 0;
+}
+
+static void capture_log(void *arg, int level, const char *msg)
+{
+	static const enum log_level map[] = {LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR};
+	struct log *lg = arg;
+
+	if (level < 0 || level > 3)
+		level = 1;
+	log_emit(lg, map[level], msg, NULL, 0);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- admin routes ----------------------------------------------------------------------- */
+
+static const char *backend_status_name(enum capture_backend_status s)
+{
+	switch (s) {
+	case CAPTURE_SKIPPED:
+		return "skipped";
+	case CAPTURE_FAILED:
+		return "failed";
+	case CAPTURE_CHOSEN:
+		return "chosen";
+	default:
+		return "not tried";
+	}
+}
+
+static json_t *status_json(struct daemon *d)
+{
+	const struct capture_report *r = capture_get_report(d->cap);
+	const struct agent_counters *c = agent_get_counters(d->agent);
+	json_t *backends = json_array();
+	int64_t exe_n = capture_exe_entries(d->cap), cg_n = capture_cgroup_entries(d->cap);
+
+	for (int b = PEER_BACKEND_LSM; b <= PEER_BACKEND_PEERCRED; b++) {
+		const struct capture_backend_report *br = &r->backends[b];
+
+		json_array_append_new(
+			backends, json_pack("{s:s, s:s, s:s?}", "name", peer_backend_name(b),
+					    "status", backend_status_name(br->status), "reason",
+					    br->reason[0] ? br->reason : NULL));
+	}
+	return json_pack(
+		"{s:s, s:I, s:s, s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:o,"
+		" s:{s:s?, s:s?, s:s?, s:o, s:o, s:I, s:I},"
+		" s:{s:I, s:I, s:I, s:I, s:I, s:I},"
+		" s:{s:I, s:I, s:I}}",
+		"version", ATTESTD_VERSION, "pid", (json_int_t)getpid(), "kernel", d->kernel,
+		"uptime_s", (json_int_t)((mono_ms() - d->start_mono_ms) / 1000), "backend",
+		peer_backend_name(r->chosen), "race_free", r->race_free, "trust_domain",
+		d->cfg.trust_domain, "socket", d->cfg.socket_path, "admin_socket",
+		d->cfg.admin_socket_path, "pin_dir", d->cfg.bpf_pin_dir, "backends", backends,
+		"tracking", "exec", r->exec_tracking ? "tp_btf/sched_process_exec+sched_process_fork" : NULL,
+		"cgroup", r->cgroup_tracking ? "tp_btf/cgroup_mkdir+cgroup_rmdir" : NULL, "reason",
+		r->tracking_reason[0] ? r->tracking_reason : NULL, "exe_entries",
+		exe_n >= 0 ? json_integer(exe_n) : json_null(), "cgroup_entries",
+		cg_n >= 0 ? json_integer(cg_n) : json_null(), "exe_seeded",
+		(json_int_t)r->exe_seeded, "cgroup_seeded", (json_int_t)r->cgroup_seeded,
+		"counters", "connections", (json_int_t)c->connections, "attested",
+		(json_int_t)c->attested, "errors", (json_int_t)c->errors, "captures_missing",
+		(json_int_t)c->captures_missing, "hashes", (json_int_t)c->hashes, "admin_requests",
+		(json_int_t)d->admin_requests, "audit", "entries",
+		(json_int_t)audit_size(d->audit), "capacity", (json_int_t)d->cfg.audit_entries,
+		"total", (json_int_t)audit_count(d->audit));
+}
+
+static void route_status(struct admin_request *req, void *arg)
+{
+	struct daemon *d = arg;
+	json_t *body;
+
+	d->admin_requests++;
+	body = status_json(d);
+	if (!body) {
+		admin_respond_error(req, 500, "cannot build status: out of memory");
+		return;
+	}
+	admin_respond(req, 200, body);
+}
+
+/* Parses a decimal query parameter in [min, max]; answers 400 itself on error. */
+static bool query_uint(struct admin_request *req, const char *key, uint64_t min, uint64_t max,
+		       bool required, uint64_t *out)
+{
+	char buf[32], *end;
+	unsigned long long v;
+	int rc;
+
+	rc = http_query_get(admin_request_http(req), key, buf, sizeof(buf));
+	if (rc == -ENOENT && !required)
+		return true;
+	if (rc == -ENOENT) {
+		admin_respond_error(req, 400, "missing query parameter %s", key);
+		return false;
+	}
+	if (rc < 0 || buf[0] < '0' || buf[0] > '9') {
+		admin_respond_error(req, 400, "%s: expected a whole number from %" PRIu64
+				    " to %" PRIu64, key, min, max);
+		return false;
+	}
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno || *end || v < min || v > max) {
+		admin_respond_error(req, 400, "%s=%s: expected a whole number from %" PRIu64
+				    " to %" PRIu64, key, buf, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static void route_attestations(struct admin_request *req, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t limit = ATTESTATIONS_LIMIT_DEFAULT;
+	json_t *list;
+
+	d->admin_requests++;
+	if (!query_uint(req, "limit", 1, AUDIT_MAX_CAPACITY, false, &limit))
+		return;
+	list = audit_list(d->audit, (uint32_t)limit);
+	if (!list) {
+		admin_respond_error(req, 500, "out of memory");
+		return;
+	}
+	admin_respond(req, 200, list);
+}
+
+static void attest_pid_done(void *arg, int rc, json_t *record, const char *err)
+{
+	struct admin_request *req = arg;
+
+	if (rc == -ENOENT || rc == -ESRCH)
+		admin_respond_error(req, 404, "%s", err ? err : "no such process");
+	else if (rc < 0)
+		admin_respond_error(req, 500, "%s", err ? err : strerror(-rc));
+	else
+		admin_respond(req, 200, json_incref(record));
+}
+
+static void route_attest(struct admin_request *req, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t pid = 0;
+	int rc;
+
+	d->admin_requests++;
+	if (!query_uint(req, "pid", 1, PID_MAX_LIMIT, true, &pid))
+		return;
+	rc = agent_attest_pid(d->agent, (pid_t)pid, attest_pid_done, req);
+	if (rc < 0)
+		admin_respond_error(req, 500, "cannot attest pid %" PRIu64 ": %s", pid,
+				    strerror(-rc));
+}
+
+/* ---- signals and reload ----------------------------------------------------------------- */
+
+static void reload_config(struct daemon *d)
+{
+	char err[CONFIG_ERR_MAX] = "";
+	struct config next;
+	int rc;
+
+	if (!d->config_path) {
+		log_info(&d->log, "SIGHUP: no --config file; embedded defaults stay");
+		return;
+	}
+	rc = config_load_file(d->config_path, &next, err);
+	if (rc < 0) {
+		log_error(&d->log, "config reload rejected; the running configuration stays",
+			  "error", err);
+		return;
+	}
+	d->log.min_level = next.log_level;
+	if (strcmp(next.socket_path, d->cfg.socket_path) != 0 ||
+	    strcmp(next.admin_socket_path, d->cfg.admin_socket_path) != 0 ||
+	    next.peer_backend != d->cfg.peer_backend ||
+	    next.require_race_free != d->cfg.require_race_free ||
+	    strcmp(next.bpf_pin_dir, d->cfg.bpf_pin_dir) != 0 ||
+	    next.audit_entries != d->cfg.audit_entries ||
+	    next.worker_threads != d->cfg.worker_threads || next.unix_enabled != d->cfg.unix_enabled ||
+	    next.hash_size_limit != d->cfg.hash_size_limit ||
+	    strcmp(next.trust_domain, d->cfg.trust_domain) != 0 ||
+	    strcmp(next.state_dir, d->cfg.state_dir) != 0)
+		log_warn(&d->log, "config reloaded: only log.level applies now; other changes need "
+			 "a restart", "path", d->config_path);
+	else
+		log_info(&d->log, "config reloaded", "path", d->config_path, "log_level",
+			 log_level_name(next.log_level));
+}
+
+static void on_signal(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload_config(d);
+			continue;
+		}
+		log_info(&d->log, "shutting down", "signal", strsignal((int)si.ssi_signo));
+		loop_stop(loop);
+	}
+}
+
+/* ---- start-up --------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: attestd [--config FILE] [--check-config] [--version]\n"
+		   "  --config FILE   YAML configuration (default: the embedded defaults)\n"
+		   "  --check-config  validate the configuration and exit\n"
+		   "  --version       print the version and exit\n");
+}
+
+static int make_dir(const char *path, mode_t mode, char *err, size_t err_len)
+{
+	char buf[CONFIG_PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, err_len, "cannot create %s: %s", buf, strerror(errno));
+	return -errno;
+}
+
+static int daemon_start(struct daemon *d)
+{
+	struct capture_opts copts = {0};
+	struct agent_opts aopts = {0};
+	char err[CAPTURE_ERR_MAX] = "";
+	const struct capture_report *r;
+	struct utsname uts;
+	sigset_t mask;
+	int rc;
+
+	if (uname(&uts) == 0)
+		snprintf(d->kernel, sizeof(d->kernel), "%s", uts.release);
+	d->start_mono_ms = mono_ms();
+	log_info(&d->log, "attestd starting", "version", ATTESTD_VERSION, "config",
+		 d->config_path ? d->config_path : "(embedded defaults)", "kernel", d->kernel);
+
+	/* Block before any thread exists, so only the signalfd sees these. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = make_dir(d->cfg.state_dir, 0700, err, sizeof(err));
+	if (rc < 0) {
+		log_error(&d->log, "state_dir", "error", err);
+		return rc;
+	}
+
+	copts.backend = d->cfg.peer_backend;
+	copts.pin_dir = d->cfg.bpf_pin_dir;
+	copts.tracking = true;
+	copts.require_race_free = d->cfg.require_race_free;
+	copts.log = capture_log;
+	copts.log_arg = &d->log;
+	libbpf_probing = d->cfg.peer_backend == PEER_BACKEND_AUTO;
+	rc = capture_open(&copts, &d->cap, err);
+	libbpf_probing = false;
+	if (rc < 0) {
+		log_error(&d->log, "peer capture unavailable", "error", err);
+		return rc;
+	}
+	r = capture_get_report(d->cap);
+	for (int b = PEER_BACKEND_LSM; b <= PEER_BACKEND_PEERCRED; b++)
+		if (r->backends[b].status == CAPTURE_SKIPPED)
+			log_info(&d->log, "peer capture backend skipped", "backend",
+				 peer_backend_name(b), "reason", r->backends[b].reason);
+	if (!r->exec_tracking)
+		log_warn(&d->log, "exec/cgroup tracking off: paths of exited processes are unknown",
+			 "reason", r->tracking_reason);
+	else
+		log_info(&d->log, "exec/cgroup tracking on", "exe_seeded",
+			 (unsigned long long)r->exe_seeded, "cgroup_seeded",
+			 (unsigned long long)r->cgroup_seeded, "cgroup2", r->cgroup2_root);
+
+	if ((rc = loop_new(&d->loop)) < 0 ||
+	    (rc = workers_new(d->loop, d->cfg.worker_threads, &d->workers)) < 0 ||
+	    (rc = audit_new(d->cfg.audit_entries, &d->audit)) < 0) {
+		log_error(&d->log, "start-up failed", "error", strerror(-rc));
+		return rc;
+	}
+	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->signal_fd < 0 || loop_add_fd(d->loop, d->signal_fd, EPOLLIN, on_signal, d) < 0) {
+		rc = -errno;
+		log_error(&d->log, "signalfd failed", "error", strerror(errno));
+		return rc;
+	}
+
+	aopts.socket_path = d->cfg.socket_path;
+	aopts.require_race_free = d->cfg.require_race_free;
+	aopts.unix_enabled = d->cfg.unix_enabled;
+	aopts.hash_size_limit = d->cfg.hash_size_limit;
+	rc = agent_new(&aopts, d->loop, &d->log, d->cap, d->workers, d->audit, &d->agent, err);
+	if (rc < 0) {
+		log_error(&d->log, "agent socket", "error", err);
+		return rc;
+	}
+	rc = admin_new(d->loop, &d->log, d->cfg.admin_socket_path, &d->admin, err);
+	if (rc < 0) {
+		log_error(&d->log, "admin socket", "error", err);
+		return rc;
+	}
+	if ((rc = admin_route(d->admin, "GET", "/v1/status", route_status, d)) < 0 ||
+	    (rc = admin_route(d->admin, "GET", "/v1/attestations", route_attestations, d)) < 0 ||
+	    (rc = admin_route(d->admin, "GET", "/v1/attest", route_attest, d)) < 0) {
+		log_error(&d->log, "admin routes", "error", strerror(-rc));
+		return rc;
+	}
+	log_info(&d->log, "peer capture backend chosen", "backend", peer_backend_name(r->chosen),
+		 "race_free", r->race_free, "reason", r->backends[r->chosen].reason, "socket",
+		 d->cfg.socket_path, "admin_socket", d->cfg.admin_socket_path);
+	return 0;
+}
+
+/* Reverse order of daemon_start. `clean`: a requested shutdown, which removes the BPF pins. */
+static void daemon_stop(struct daemon *d, bool clean)
+{
+	admin_free(d->admin);
+	/* Completes queued hashing, whose callbacks still use the agent and the audit ring. */
+	workers_free(d->workers);
+	agent_free(d->agent);
+	audit_free(d->audit);
+	if (d->signal_fd >= 0) {
+		if (d->loop)
+			loop_del_fd(d->loop, d->signal_fd);
+		close(d->signal_fd);
+	}
+	loop_free(d->loop);
+	capture_free(d->cap, clean);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct daemon d = {.signal_fd = -1};
+	char err[CONFIG_ERR_MAX] = "";
+	bool check_only = false;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'V':
+			printf("attestd %s\n", ATTESTD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "attestd: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (d.config_path)
+		rc = config_load_file(d.config_path, &d.cfg, err);
+	else {
+		config_defaults(&d.cfg);
+		rc = 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "attestd: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("attestd: configuration OK: %s\n",
+		       d.config_path ? d.config_path : "(embedded defaults)");
+		return 0;
+	}
+	log_init(&d.log, d.cfg.log_level, STDERR_FILENO);
+	libbpf_log = &d.log;
+	libbpf_set_print(libbpf_print);
+
+	rc = daemon_start(&d);
+	if (rc == 0)
+		rc = loop_run(d.loop);
+	daemon_stop(&d, true);
+	if (rc < 0) {
+		fprintf(stderr, "attestd: failed to start: %s (see the log above)\n", strerror(-rc));
+		return 1;
+	}
+	log_info(&d.log, "attestd stopped");
+	return 0;
+}

@@ -1,0 +1,499 @@
+/* Unit tests for daemon/config.c: table-driven YAML cases, defaults, files, durations. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/config.h"
+
+#define DUMP_MAX (3 * CONFIG_PATH_MAX)
+
+/* A one-line summary of every field, so a row can check any of them with a substring. */
+static void dump(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "td=%s;socket=%s;admin=%s;state=%s;level=%s;backend=%s;rrf=%d;pin=%s;audit=%u;"
+		 "threads=%u;unix=%d;hash=%llu;",
+		 c->trust_domain, c->socket_path, c->admin_socket_path, c->state_dir,
+		 log_level_name(c->log_level), peer_backend_name(c->peer_backend),
+		 c->require_race_free, c->bpf_pin_dir, c->audit_entries, c->worker_threads,
+		 c->unix_enabled, (unsigned long long)c->hash_size_limit);
+}
+
+struct parse_case {
+	const char *name;
+	const char *yaml;
+	int rc;
+	const char *expect; /* rc == 0: substring of dump(); else: substring of err */
+};
+
+#define UNSUP "not supported by this attestd version yet (see README \"Configuration\")"
+#define A100                                                                                       \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaaaaa"
+#define A50 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static const struct parse_case parse_cases[] = {
+	/* valid */
+	{"empty file", "", 0, "td=example.org;socket=/run/attestd/agent.sock;"},
+	{"only comments", "# nothing here\n\n", 0, "audit=4096;threads=2;unix=1;hash=0;"},
+	{"empty document", "---\n", 0, "level=info;backend=auto;rrf=0;"},
+	{"null document", "~\n", 0, "pin=/sys/fs/bpf/attestd;"},
+	{"explicit end", "trust_domain: a.b\n...\n", 0, "td=a.b;"},
+	{"flow top level", "{trust_domain: prod.example, socket: /run/a.sock}", 0,
+	 "td=prod.example;socket=/run/a.sock;admin=/run/attestd/admin.sock;"},
+	{"all keys",
+	 "trust_domain: corp-1.example_x\n"
+	 "socket: /tmp/a.sock\n"
+	 "admin_socket: \"/tmp/b.sock\"\n"
+	 "state_dir: '/srv/attestd'\n"
+	 "log:\n  level: debug\n"
+	 "peer:\n  backend: connect_unix\n  require_race_free: true\n  pin_dir: /sys/fs/bpf/x\n"
+	 "audit: {entries: 1048576}\n"
+	 "workers: {threads: 64}\n"
+	 "attestors:\n  unix:\n    enabled: false\n    hash_size_limit: 64MiB\n",
+	 0,
+	 "td=corp-1.example_x;socket=/tmp/a.sock;admin=/tmp/b.sock;state=/srv/attestd;level=debug;"
+	 "backend=connect_unix;rrf=1;pin=/sys/fs/bpf/x;audit=1048576;threads=64;unix=0;"
+	 "hash=67108864;"},
+	{"empty sections keep defaults", "log:\npeer: ~\nattestors: {unix: }\n", 0,
+	 "level=info;backend=auto;"},
+	{"empty flow section", "peer: {}\n", 0, "backend=auto;"},
+	{"backend lsm", "peer: {backend: lsm}", 0, "backend=lsm;"},
+	{"backend fexit", "peer: {backend: fexit}", 0, "backend=fexit;"},
+	{"backend pidfd", "peer: {backend: pidfd}", 0, "backend=pidfd;"},
+	{"backend peercred", "peer: {backend: peercred}", 0, "backend=peercred;"},
+	{"backend auto", "peer: {backend: auto}", 0, "backend=auto;"},
+	{"level warn", "log: {level: warn}", 0, "level=warn;"},
+	{"level error", "log: {level: error}", 0, "level=error;"},
+	{"threads min", "workers: {threads: 1}", 0, "threads=1;"},
+	{"audit min", "audit: {entries: 1}", 0, "audit=1;"},
+	{"hash plain", "attestors: {unix: {hash_size_limit: 1048576}}", 0, "hash=1048576;"},
+	{"hash KiB", "attestors: {unix: {hash_size_limit: 512KiB}}", 0, "hash=524288;"},
+	{"hash GiB", "attestors: {unix: {hash_size_limit: 2GiB}}", 0, "hash=2147483648;"},
+	{"hash max", "attestors: {unix: {hash_size_limit: 18446744073709551615}}", 0,
+	 "hash=18446744073709551615;"},
+	{"trust domain 255", "trust_domain: " A100 A100 A50 "aaaaa", 0, "td=" A100},
+	{"socket 107 bytes", "socket: /" A100 "aaaaaa", 0, "socket=/" A100 "aaaaaa;"},
+	{"crlf line ends", "log:\r\n  level: debug\r\n", 0, "level=debug;"},
+
+	/* unknown keys */
+	{"unknown top key", "trust_domain: a\nbogus: 1\n", -EINVAL,
+	 "cfg.yaml:2:1: bogus: unknown key (known: trust_domain, socket, admin_socket, state_dir, "
+	 "log, peer, audit, workers, attestors)"},
+	{"unknown peer key", "peer:\n  backend: lsm\n  bakend: lsm\n", -EINVAL,
+	 "cfg.yaml:3:3: peer.bakend: unknown key (known: backend, require_race_free, pin_dir)"},
+	{"unknown unix key", "attestors:\n  unix:\n    hash: 1\n", -EINVAL,
+	 "cfg.yaml:3:5: attestors.unix.hash: unknown key (known: enabled, hash_size_limit)"},
+	{"unknown attestor", "attestors: {docker: {}}", -EINVAL,
+	 "attestors.docker: unknown key (known: unix)"},
+	{"key case matters", "Trust_domain: a", -EINVAL, "Trust_domain: unknown key"},
+	{"unprintable key", "\"a\\tb\": 1", -EINVAL, "a?b: unknown key"},
+
+	/* DESIGN.md keys this build does not have */
+	{"metrics", "metrics: {listen: \"127.0.0.1:9988\"}", -EINVAL,
+	 "cfg.yaml:1:1: metrics: " UNSUP},
+	{"ca", "ca: {generate: true}", -EINVAL, "ca: " UNSUP},
+	{"svid", "svid: {x509_ttl: 1h}", -EINVAL, "svid: " UNSUP},
+	{"entries", "entries: []", -EINVAL, "entries: " UNSUP},
+	{"templates", "templates:\n  - spiffe_id: x\n", -EINVAL, "templates: " UNSUP},
+	{"kubernetes", "attestors:\n  unix: {enabled: true}\n  kubernetes:\n    enabled: false\n",
+	 -EINVAL, "cfg.yaml:3:3: attestors.kubernetes: " UNSUP},
+
+	/* duplicates */
+	{"duplicate top key", "socket: /a\nsocket: /b\n", -EINVAL,
+	 "cfg.yaml:2:1: socket: duplicate key"},
+	{"duplicate nested key", "log: {level: info, level: debug}", -EINVAL,
+	 "log.level: duplicate key"},
+	{"duplicate section", "peer: {backend: lsm}\npeer: {pin_dir: /x}\n", -EINVAL,
+	 "peer: duplicate key"},
+
+	/* wrong types */
+	{"scalar for mapping", "log: info", -EINVAL,
+	 "cfg.yaml:1:6: log: expected a mapping, got a scalar"},
+	{"sequence for mapping", "peer: [lsm]", -EINVAL,
+	 "peer: expected a mapping, got a sequence"},
+	{"mapping for scalar", "socket: {path: /a}", -EINVAL,
+	 "socket: expected a value, got a mapping"},
+	{"sequence for scalar", "trust_domain: [a, b]", -EINVAL,
+	 "trust_domain: expected a value, got a sequence"},
+	{"empty scalar", "trust_domain:\n", -EINVAL,
+	 "trust_domain: expected a value, got an empty value"},
+	{"null scalar", "state_dir: null\n", -EINVAL,
+	 "state_dir: expected a value, got an empty value"},
+	{"top level sequence", "- a\n- b\n", -EINVAL,
+	 "cfg.yaml:1:1: the top level must be a mapping, not a sequence"},
+	{"top level scalar", "hello\n", -EINVAL, "the top level must be a mapping, not a scalar"},
+	{"complex key", "? {a: 1}\n: 2\n", -EINVAL, "a key must be a string, not a mapping"},
+	{"deep nesting",
+	 "trust_domain: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[a]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+	 -EINVAL, "trust_domain: expected a value, got a sequence"},
+
+	/* YAML features refused */
+	{"alias", "log: &l {level: info}\npeer: *l\n", -EPROTO,
+	 "cfg.yaml:2:7: peer: YAML aliases (*name) are not supported"},
+	{"tag", "trust_domain: !!str example.org\n", -EPROTO, "trust_domain: YAML tags"},
+	{"two documents", "trust_domain: a\n---\ntrust_domain: b\n", -EPROTO,
+	 "cfg.yaml:2:1: more than one YAML document"},
+	{"syntax error", "log: {level: info\n", -EPROTO, "cfg.yaml:2:1: YAML syntax error"},
+	{"bad indentation", "peer:\n  backend: lsm\n pin_dir: /x\n", -EPROTO, "YAML syntax error"},
+	{"tab indentation", "peer:\n\tbackend: lsm\n", -EPROTO, "YAML syntax error"},
+	{"invalid utf8", "trust_domain: \xff\n", -EPROTO, "cfg.yaml: invalid input at byte 14"},
+
+	/* trust_domain */
+	{"td uppercase", "trust_domain: Example.org", -EINVAL,
+	 "cfg.yaml:1:15: trust_domain: \"Example.org\": uppercase letters are not allowed (SPIFFE "
+	 "trust domains are lowercase)"},
+	{"td with scheme", "trust_domain: spiffe://example.org", -EINVAL, "without spiffe://"},
+	{"td space", "trust_domain: \"exa mple\"", -EINVAL, "invalid character at position 4"},
+	{"td slash", "trust_domain: example.org/x", -EINVAL, "invalid character at position 12"},
+	{"td port", "trust_domain: \"example.org:8080\"", -EINVAL, "invalid character"},
+	{"td empty quoted", "trust_domain: \"\"", -EINVAL,
+	 "trust_domain: expected a value, got an empty string"},
+	{"td too long", "trust_domain: " A100 A100 A50 "aaaaaa", -EINVAL, "longer than 255"},
+	{"td nul", "trust_domain: \"a\\0b\"", -EINVAL, "trust_domain: value contains a NUL"},
+
+	/* paths */
+	{"socket relative", "socket: run/a.sock", -EINVAL,
+	 "socket: \"run/a.sock\": must be an absolute path"},
+	{"socket too long", "socket: /" A100 "aaaaaaa", -EINVAL,
+	 "socket: path is 108 bytes; a Unix socket path must be shorter than 108 bytes"},
+	{"admin socket too long", "admin_socket: /" A100 "aaaaaaaaaaaaaaa", -EINVAL,
+	 "admin_socket: path is 116 bytes"},
+	{"sockets equal", "socket: /run/x.sock\nadmin_socket: /run/x.sock\n", -EINVAL,
+	 "cfg.yaml: socket and admin_socket must differ (both are /run/x.sock)"},
+	{"state_dir relative", "state_dir: var/lib", -EINVAL,
+	 "state_dir: \"var/lib\": must be an absolute"},
+	{"pin_dir relative", "peer: {pin_dir: bpf}", -EINVAL,
+	 "peer.pin_dir: \"bpf\": must be an absolute"},
+	{"path newline", "state_dir: \"/var/\\nlib\"", -EINVAL,
+	 "state_dir: path contains a control"},
+	{"path nul", "state_dir: \"/var\\0/lib\"", -EINVAL, "state_dir: value contains a NUL"},
+
+	/* log.level and peer.backend */
+	{"level unknown", "log: {level: verbose}", -EINVAL,
+	 "log.level: unknown level \"verbose\" (expected debug, info, warn or error)"},
+	{"level uppercase", "log: {level: INFO}", -EINVAL, "unknown level \"INFO\""},
+	{"backend typo", "peer: {backend: bfp}", -EINVAL,
+	 "peer.backend: unknown backend \"bfp\" (expected auto, lsm, fexit, connect_unix, pidfd or "
+	 "peercred)"},
+	{"backend proc", "peer: {backend: proc}", -EINVAL, "unknown backend \"proc\""},
+	{"backend number", "peer: {backend: 1}", -EINVAL, "unknown backend \"1\""},
+
+	/* booleans */
+	{"bool yes", "peer: {require_race_free: yes}", -EINVAL,
+	 "peer.require_race_free: expected true or false, got \"yes\" (YAML 1.1 forms like "
+	 "yes/no/on/off are not accepted)"},
+	{"bool off", "attestors: {unix: {enabled: off}}", -EINVAL,
+	 "attestors.unix.enabled: expected true or false"},
+	{"bool True", "peer: {require_race_free: True}", -EINVAL,
+	 "expected true or false, got \"True\""},
+	{"bool 1", "peer: {require_race_free: 1}", -EINVAL, "expected true or false"},
+	{"bool quoted", "peer: {require_race_free: \"true\"}", -EINVAL,
+	 "got the quoted string \"true\""},
+
+	/* integers */
+	{"audit zero", "audit: {entries: 0}", -EINVAL,
+	 "audit.entries: expected an integer from 1 to 1048576, got \"0\""},
+	{"audit too big", "audit: {entries: 1048577}", -EINVAL, "from 1 to 1048576"},
+	{"audit negative", "audit: {entries: -1}", -EINVAL, "got \"-1\""},
+	{"audit hex", "audit: {entries: 0x10}", -EINVAL, "got \"0x10\""},
+	{"audit leading zero", "audit: {entries: 010}", -EINVAL, "got \"010\""},
+	{"audit exponent", "audit: {entries: 1e3}", -EINVAL, "got \"1e3\""},
+	{"audit overflow", "audit: {entries: 99999999999999999999999}", -EINVAL, "from 1 to"},
+	{"audit quoted", "audit: {entries: \"4096\"}", -EINVAL, "from 1 to"},
+	{"audit underscore", "audit: {entries: 4_096}", -EINVAL, "from 1 to"},
+	{"threads zero", "workers: {threads: 0}", -EINVAL,
+	 "workers.threads: expected an integer from 1 to 64"},
+	{"threads 65", "workers: {threads: 65}", -EINVAL, "from 1 to 64, got \"65\""},
+	{"threads float", "workers: {threads: 2.0}", -EINVAL, "got \"2.0\""},
+
+	/* sizes */
+	{"size MB", "attestors: {unix: {hash_size_limit: 10MB}}", -EINVAL,
+	 "attestors.unix.hash_size_limit: expected a size in bytes, optionally with KiB, MiB or "
+	 "GiB"},
+	{"size space", "attestors: {unix: {hash_size_limit: 10 MiB}}", -EINVAL, "got \"10 MiB\""},
+	{"size no digits", "attestors: {unix: {hash_size_limit: MiB}}", -EINVAL, "got \"MiB\""},
+	{"size negative", "attestors: {unix: {hash_size_limit: -1}}", -EINVAL, "got \"-1\""},
+	{"size lowercase", "attestors: {unix: {hash_size_limit: 1kib}}", -EINVAL, "got \"1kib\""},
+	{"size overflow", "attestors: {unix: {hash_size_limit: 17179869184GiB}}", -EINVAL,
+	 "\"17179869184GiB\": too large"},
+	{"size overflow plain", "attestors: {unix: {hash_size_limit: 18446744073709551616}}",
+	 -EINVAL, "too large"},
+};
+
+static void test_parse_table(void **state)
+{
+	int failures = 0;
+
+	for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+		const struct parse_case *t = &parse_cases[i];
+		struct config cfg;
+		char err[CONFIG_ERR_MAX];
+		char d[DUMP_MAX];
+		int rc;
+
+		memset(err, 'x', sizeof(err));
+		rc = config_parse(t->yaml, strlen(t->yaml), "cfg.yaml", &cfg, err);
+		if (rc != t->rc) {
+			print_error("%s: rc %d, want %d (err: %s)\n", t->name, rc, t->rc,
+				    rc < 0 ? err : "");
+			failures++;
+		} else if (rc == 0) {
+			dump(&cfg, d, sizeof(d));
+			if (!strstr(d, t->expect) || err[0] != '\0') {
+				print_error("%s: config %s does not contain %s (err: %.256s)\n",
+					    t->name, d, t->expect, err);
+				failures++;
+			}
+		} else if (!memchr(err, '\0', sizeof(err)) || !strstr(err, t->expect)) {
+			print_error("%s: err \"%.256s\" does not contain \"%s\"\n", t->name, err,
+				    t->expect);
+			failures++;
+		}
+	}
+	assert_int_equal(failures, 0);
+}
+
+static void assert_config_equal(const struct config *a, const struct config *b)
+{
+	char da[DUMP_MAX], db[DUMP_MAX];
+
+	dump(a, da, sizeof(da));
+	dump(b, db, sizeof(db));
+	assert_string_equal(da, db);
+}
+
+static void test_defaults_agree(void **state)
+{
+	const char *y = config_defaults_yaml();
+	struct config def, parsed, empty;
+	char err[CONFIG_ERR_MAX];
+
+	config_defaults(&def);
+	memset(&parsed, 0xa5, sizeof(parsed));
+	assert_int_equal(config_parse(y, strlen(y), "defaults", &parsed, err), 0);
+	assert_config_equal(&def, &parsed);
+	assert_int_equal(config_parse("", 0, "empty", &empty, err), 0);
+	assert_config_equal(&def, &empty);
+	assert_string_equal(def.trust_domain, "example.org");
+	assert_string_equal(def.socket_path, "/run/attestd/agent.sock");
+	assert_int_equal(def.log_level, LOG_INFO);
+	assert_int_equal(def.peer_backend, PEER_BACKEND_AUTO);
+	assert_int_equal(def.worker_threads, 2);
+	assert_int_equal(def.audit_entries, 4096);
+	assert_true(def.unix_enabled);
+	/* a value that differs from the defaults shows the comparison can fail */
+	assert_int_equal(config_parse("workers: {threads: 3}", 21, "x", &parsed, err), 0);
+	assert_int_equal(parsed.worker_threads, 3);
+}
+
+static void test_failure_keeps_output(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_MAX];
+	const char *bad = "workers: {threads: 8}\nbogus: 1\n";
+
+	memset(&cfg, 0x5a, sizeof(cfg));
+	assert_int_equal(config_parse(bad, strlen(bad), "c", &cfg, err), -EINVAL);
+	for (size_t i = 0; i < sizeof(cfg); i++)
+		assert_int_equal(((unsigned char *)&cfg)[i], 0x5a);
+}
+
+static void test_parse_limits(void **state)
+{
+	size_t n = CONFIG_MAX_FILE_SIZE + 1;
+	char *big = malloc(n);
+	struct config cfg;
+	char err[CONFIG_ERR_MAX];
+	static const char with_nul[] = "trust_domain: a\0b\n";
+
+	assert_non_null(big);
+	memset(big, '#', n);
+	assert_int_equal(config_parse(big, n, "big.yaml", &cfg, err), -EPROTO);
+	assert_string_equal(err, "big.yaml: too large (1048577 bytes, at most 1048576)");
+	/* exactly at the limit: a comment-only file is fine */
+	assert_int_equal(config_parse(big, n - 1, "big.yaml", &cfg, err), 0);
+	free(big);
+
+	/* the length, not a NUL, ends the input; a raw NUL byte is not valid YAML */
+	assert_int_equal(config_parse(with_nul, sizeof(with_nul) - 1, "n.yaml", &cfg, err),
+			 -EPROTO);
+	assert_non_null(strstr(err, "n.yaml: invalid input at byte 15"));
+	assert_int_equal(config_parse("trust_domain: abcdef", 15, "n.yaml", &cfg, err), 0);
+	assert_string_equal(cfg.trust_domain, "a");
+	assert_int_equal(config_parse(NULL, 0, NULL, &cfg, err), 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_load_file(void **state)
+{
+	char dir[] = "/tmp/test_config.XXXXXX";
+	char path[64], msg[CONFIG_ERR_MAX];
+	struct config cfg;
+	char err[CONFIG_ERR_MAX];
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+
+	snprintf(path, sizeof(path), "%s/ok.yaml", dir);
+	write_file(path, "trust_domain: file.example\npeer:\n  backend: pidfd\n");
+	assert_int_equal(config_load_file(path, &cfg, err), 0);
+	assert_string_equal(cfg.trust_domain, "file.example");
+	assert_int_equal(cfg.peer_backend, PEER_BACKEND_PIDFD);
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/bad.yaml", dir);
+	write_file(path, "peer:\n  bakend: lsm\n");
+	assert_int_equal(config_load_file(path, &cfg, err), -EINVAL);
+	snprintf(msg, sizeof(msg), "%s:2:3: peer.bakend: unknown key", path);
+	assert_non_null(strstr(err, msg));
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/empty.yaml", dir);
+	write_file(path, "");
+	assert_int_equal(config_load_file(path, &cfg, err), 0);
+	assert_string_equal(cfg.trust_domain, "example.org");
+	unlink(path);
+
+	assert_int_equal(config_load_file("/nonexistent-attestd/x.yaml", &cfg, err), -ENOENT);
+	assert_string_equal(err,
+			    "/nonexistent-attestd/x.yaml: cannot open: No such file or directory");
+
+	assert_int_equal(config_load_file(dir, &cfg, err), -EINVAL);
+	snprintf(msg, sizeof(msg), "%s: not a regular file", dir);
+	assert_string_equal(err, msg);
+
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(config_load_file(path, &cfg, err), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/big.yaml", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, CONFIG_MAX_FILE_SIZE + 1), 0);
+	close(fd);
+	assert_int_equal(config_load_file(path, &cfg, err), -EFBIG);
+	assert_non_null(strstr(err, "big.yaml: too large (1048577 bytes, at most 1048576)"));
+	unlink(path);
+
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* The shipped example must stay valid and equal to the defaults (run from the repo root). */
+static void test_example_file(void **state)
+{
+	struct config def, ex;
+	char err[CONFIG_ERR_MAX];
+	char da[DUMP_MAX], de[DUMP_MAX];
+	int rc = config_load_file("deploy/attestd.example.yaml", &ex, err);
+
+	if (rc == -ENOENT) {
+		print_message(
+			"deploy/attestd.example.yaml not found (not run from the repo root)\n");
+		skip();
+	}
+	if (rc != 0)
+		fail_msg("%s", err);
+	config_defaults(&def);
+	dump(&def, da, sizeof(da));
+	dump(&ex, de, sizeof(de));
+	assert_string_equal(da, de);
+}
+
+struct duration_case {
+	const char *text;
+	int rc;
+	uint64_t ms;
+};
+
+static const struct duration_case duration_cases[] = {
+	{"250ms", 0, 250},
+	{"90s", 0, 90000},
+	{"5m", 0, 300000},
+	{"1h", 0, 3600000},
+	{"2h30m", 0, 9000000},
+	{"1h0m5s", 0, 3605000},
+	{"1h1ms", 0, 3600001},
+	{"1m30s500ms", 0, 90500},
+	{"0s", 0, 0},
+	{"18446744073709551615ms", 0, UINT64_MAX},
+	{"", -EINVAL, 0},
+	{"-5s", -EINVAL, 0},
+	{"+5s", -EINVAL, 0},
+	{"90", -EINVAL, 0},
+	{"0", -EINVAL, 0},
+	{"5x", -EINVAL, 0},
+	{"5sec", -EINVAL, 0},
+	{"5d", -EINVAL, 0},
+	{"5S", -EINVAL, 0},
+	{"5 s", -EINVAL, 0},
+	{" 5s", -EINVAL, 0},
+	{"5s ", -EINVAL, 0},
+	{"s", -EINVAL, 0},
+	{"ms5", -EINVAL, 0},
+	{"1.5h", -EINVAL, 0},
+	{"30m2h", -EINVAL, 0},
+	{"1s1s", -EINVAL, 0},
+	{"1h2h", -EINVAL, 0},
+	{"5s10ms20ms", -EINVAL, 0},
+	{"18446744073709551616ms", -EINVAL, 0},
+	{"18446744073709551615s", -EINVAL, 0},
+	{"5124095576030h", 0, 18446744073708000000ull},
+	{"5124095576030h25m", 0, 18446744073709500000ull},
+	{"5124095576031h", -EINVAL, 0},
+	{"5124095576030h26m", -EINVAL, 0},
+	{"999999999999999999999999999999999h", -EINVAL, 0},
+};
+
+static void test_duration_table(void **state)
+{
+	for (size_t i = 0; i < sizeof(duration_cases) / sizeof(duration_cases[0]); i++) {
+		const struct duration_case *t = &duration_cases[i];
+		uint64_t ms = 12345;
+		int rc = config_parse_duration_ms(t->text, &ms);
+
+		if (rc != t->rc)
+			fail_msg("\"%s\": rc %d, want %d", t->text, rc, t->rc);
+		if (rc == 0 && ms != t->ms)
+			fail_msg("\"%s\": %llu ms, want %llu", t->text, (unsigned long long)ms,
+				 (unsigned long long)t->ms);
+		if (rc < 0 && ms != 12345)
+			fail_msg("\"%s\": output changed on failure", t->text);
+	}
+	assert_int_equal(config_parse_duration_ms(NULL, &(uint64_t){0}), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_table),
+		cmocka_unit_test(test_defaults_agree),
+		cmocka_unit_test(test_failure_keeps_output),
+		cmocka_unit_test(test_parse_limits),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_duration_table),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

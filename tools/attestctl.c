@@ -1,0 +1,1742 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * attestctl - the operator's command line for attestd.
+ *
+ * Talks to attestd's admin API (HTTP/1.1 + JSON on a Unix socket) with libcurl, and for `diag`
+ * runs bpftool (fork/exec, JSON output, bounded) to show the kernel-side view: programs, links,
+ * pinned maps and a few captured entries. Every failure is one line on stderr naming the socket
+ * (or command) and the reason; exit status 1 for runtime errors, 2 for usage errors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#ifndef ATTESTD_VERSION
+#define ATTESTD_VERSION "dev"
+#endif
+
+#define DEFAULT_ADMIN_SOCKET  "/run/attestd/admin.sock"
+#define ADMIN_SOCKET_ENV      "ATTESTD_ADMIN_SOCKET"
+#define DEFAULT_PIN_DIR	      "/sys/fs/bpf/attestd"
+#define FALLBACK_BPFTOOL      "/usr/sbin/bpftool"
+#define CONNECT_TIMEOUT_MS    2000L
+#define TOTAL_TIMEOUT_MS      10000L
+#define MAX_RESPONSE_BYTES    (8u << 20)  /* admin API answer */
+#define MAX_BPFTOOL_OUTPUT    (16u << 20) /* one bpftool run */
+#define BPFTOOL_TIMEOUT_MS    10000
+#define MAX_BPFTOOL_ARGS      600 /* argv entries, incl. a key of MAX_MAP_KEY_BYTES hex bytes */
+#define MAX_MAP_KEY_BYTES     512
+#define MAP_SAMPLE_ENTRIES    3
+#define DEFAULT_LIMIT	      20
+#define MAX_LIMIT	      100000
+#define MAX_PID		      4194304 /* PID_MAX_LIMIT on 64-bit */
+#define MAX_PATH_QUERY	      64
+#define EXE_COLUMN_WIDTH      36    /* display columns for EXE in `attestations` */
+#define MAX_INLINE_JSON	      400   /* bytes of a nested value shown on one line */
+#define MAX_ITEMS_SHOWN	      10000 /* rows of any bpftool list we look at */
+#define CGROUP2_CANDIDATE_NUM 2
+
+static const char *const cgroup2_candidates[CGROUP2_CANDIDATE_NUM] = {
+	"/sys/fs/cgroup/unified",
+	"/sys/fs/cgroup",
+};
+
+/* Name prefixes of attestd's BPF programs (bpf/ *.bpf.c: capture_*, track_*). */
+static const char *const prog_prefixes[] = {"capture_", "track_", "attestd_"};
+
+/* Maps whose entries live on kernel objects and cannot be enumerated from user space. */
+static const char *const storage_map_types[] = {"sk_storage", "inode_storage", "task_storage",
+						"cgrp_storage"};
+
+extern char **environ;
+
+struct ctl {
+	const char *socket;
+	bool json;
+};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+/* json_decrefp() comes with jansson >= 2.9 */
+#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+
+static void freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+
+/* Fills a caller's err[256]; long inputs are cut, which is fine for a one-line message. */
+__attribute__((format(printf, 2, 3))) static void errf(char err[256], const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, 256, fmt, ap);
+	va_end(ap);
+}
+
+static const char *jstr(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* Formats any JSON value for humans into buf: null/missing -> "-", bools -> yes/no. */
+static const char *fmt_val(const json_t *v, char *buf, size_t n)
+{
+	char *dump;
+
+	if (!v || json_is_null(v)) {
+		snprintf(buf, n, "-");
+	} else if (json_is_string(v)) {
+		snprintf(buf, n, "%s", json_string_value(v));
+	} else if (json_is_integer(v)) {
+		snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	} else if (json_is_real(v)) {
+		snprintf(buf, n, "%g", json_real_value(v));
+	} else if (json_is_boolean(v)) {
+		snprintf(buf, n, "%s", json_is_true(v) ? "yes" : "no");
+	} else {
+		dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		snprintf(buf, n, "%s", dump ? dump : "?");
+		free(dump);
+	}
+	return buf;
+}
+
+static const char *fmt_key(const json_t *obj, const char *key, char *buf, size_t n)
+{
+	return fmt_val(json_object_get(obj, key), buf, n);
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Number of display columns of a UTF-8 string (counts code points). */
+static size_t utf8_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/* Shortens s from the left with "…" so that it fits in width columns. */
+static void shorten_left(const char *s, size_t width, char *buf, size_t n)
+{
+	size_t w = utf8_width(s);
+
+	if (w <= width || width < 2) {
+		snprintf(buf, n, "%s", s);
+		return;
+	}
+	while (w > width - 1) {
+		s++;
+		while (((unsigned char)*s & 0xc0) == 0x80)
+			s++;
+		w--;
+	}
+	snprintf(buf, n, "\xe2\x80\xa6%s", s);
+}
+
+/* Prints s and pads it with spaces to width display columns. */
+static void print_padded(const char *s, size_t width)
+{
+	size_t w = utf8_width(s);
+
+	fputs(s, stdout);
+	for (; w < width; w++)
+		putchar(' ');
+	putchar(' ');
+}
+
+static int print_json(const json_t *j)
+{
+	if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0)
+		return -EIO;
+	putchar('\n');
+	return 0;
+}
+
+/* "2026-11-22T21:40:01.123456Z" -> local "HH:MM:SS"; "-" if unparsable. */
+static const char *fmt_local_time(const char *iso, char *buf, size_t n)
+{
+	struct tm tm = {0}, local;
+	time_t t;
+	char z;
+
+	snprintf(buf, n, "-");
+	if (!iso)
+		return buf;
+	if (sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return buf;
+	z = iso[strlen(iso) - 1];
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || z != 'Z' || !localtime_r(&t, &local))
+		return buf;
+	strftime(buf, n, "%H:%M:%S", &local);
+	return buf;
+}
+
+static const char *fmt_duration(const json_t *v, char *buf, size_t n)
+{
+	long long s, d, h, m;
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return fmt_val(v, buf, n);
+	s = json_integer_value(v);
+	d = s / 86400;
+	h = s % 86400 / 3600;
+	m = s % 3600 / 60;
+	if (d)
+		snprintf(buf, n, "%lldd %lldh %lldm %llds", d, h, m, s % 60);
+	else if (h)
+		snprintf(buf, n, "%lldh %lldm %llds", h, m, s % 60);
+	else if (m)
+		snprintf(buf, n, "%lldm %llds", m, s % 60);
+	else
+		snprintf(buf, n, "%llds", s);
+	return buf;
+}
+
+/* Prints the members of an object as "k=v, k=v"; "-" if not an object. */
+static void print_members(const json_t *obj, const char *sep)
+{
+	const char *k;
+	json_t *v;
+	char b[MAX_INLINE_JSON];
+	bool first = true;
+
+	if (!json_is_object(obj) || json_object_size(obj) == 0) {
+		fputs("-", stdout);
+		return;
+	}
+	json_object_foreach ((json_t *)obj, k, v) {
+		printf("%s%s=%s", first ? "" : sep, k, fmt_val(v, b, sizeof(b)));
+		first = false;
+	}
+}
+
+/* ---- admin API client --------------------------------------------------------------------- */
+
+struct body {
+	char *data;
+	size_t len;
+	bool overflow;
+};
+
+static size_t body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct body *b = userdata;
+	size_t n = size * nmemb;
+	char *p;
+
+	if (n > MAX_RESPONSE_BYTES - b->len) {
+		b->overflow = true;
+		return 0;
+	}
+	p = realloc(b->data, b->len + n + 1);
+	if (!p)
+		return 0;
+	memcpy(p + b->len, ptr, n);
+	b->data = p;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+static const char *connect_hint(long os_errno)
+{
+	if (os_errno == EACCES || os_errno == EPERM)
+		return " (the admin socket is mode 0600: run as root?)";
+	return " (is attestd running?)";
+}
+
+/*
+ * GET path from attestd's admin API on socket. On 2xx, *out is the parsed JSON (caller
+ * decrefs). On failure returns -errno and fills err with one line naming the socket and reason.
+ */
+static int admin_get(const char *socket, const char *path, json_t **out, char err[256])
+{
+	struct body body = {0};
+	char url[256], curl_err[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
+	json_error_t jerr;
+	json_t *j = NULL;
+	CURL *curl = NULL;
+	CURLcode rc;
+	long status = 0, os_errno = 0;
+	int ret = 0;
+
+	*out = NULL;
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	curl = curl_easy_init();
+	hdrs = curl_slist_append(NULL, "Accept: application/json");
+	if (!curl || !hdrs) {
+		errf(err, "%s: out of memory", socket);
+		ret = -ENOMEM;
+		goto out;
+	}
+	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, TOTAL_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_PROXY, "");
+
+	rc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+	if (rc == CURLE_COULDNT_CONNECT) {
+		if (os_errno)
+			errf(err, "cannot connect to %s: %s%s", socket, strerror(os_errno),
+			     connect_hint(os_errno));
+		else
+			errf(err, "cannot connect to %s: %s (is attestd running?)", socket,
+			     curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		ret = os_errno ? -(int)os_errno : -ECONNREFUSED;
+		goto out;
+	}
+	if (rc == CURLE_OPERATION_TIMEDOUT) {
+		errf(err, "%s: GET %s: no complete answer within %ld s", socket, path,
+		     TOTAL_TIMEOUT_MS / 1000);
+		ret = -ETIMEDOUT;
+		goto out;
+	}
+	if (body.overflow) {
+		errf(err, "%s: GET %s: answer larger than %u MiB", socket, path,
+		     MAX_RESPONSE_BYTES >> 20);
+		ret = -EFBIG;
+		goto out;
+	}
+	if (rc != CURLE_OK) {
+		errf(err, "%s: GET %s: %s", socket, path,
+		     curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		ret = -EIO;
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (body.len)
+		j = json_loadb(body.data, body.len, 0, &jerr);
+	if (status >= 400) {
+		const char *msg = jstr(j, "error");
+
+		errf(err, "%s: GET %s: HTTP %ld: %s", socket, path, status,
+		     msg ? msg : "(no error message)");
+		ret = status == 404 ? -ENOENT : -EIO;
+		goto out;
+	}
+	if (status < 200 || status > 299) {
+		errf(err, "%s: GET %s: unexpected HTTP status %ld", socket, path, status);
+		ret = -EPROTO;
+		goto out;
+	}
+	if (!j) {
+		if (body.len)
+			errf(err, "%s: GET %s: invalid JSON at line %d column %d: %s", socket, path,
+			     jerr.line, jerr.column, jerr.text);
+		else
+			errf(err, "%s: GET %s: empty answer", socket, path);
+		ret = -EPROTO;
+		goto out;
+	}
+	*out = j;
+	j = NULL;
+out:
+	json_decref(j);
+	free(body.data);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(curl);
+	return ret;
+}
+
+/* ---- attestctl status --------------------------------------------------------------------- */
+
+static void print_backends(const json_t *backends, const char *indent)
+{
+	char b1[64], b2[64], b3[512];
+	size_t i;
+	json_t *be;
+
+	if (!json_is_array(backends) || json_array_size(backends) == 0) {
+		printf("%s(attestd did not report its backends)\n", indent);
+		return;
+	}
+	printf("%s%-14s %-10s %s\n", indent, "NAME", "STATUS", "REASON");
+	json_array_foreach (backends, i, be) {
+		printf("%s%-14s %-10s %s\n", indent, fmt_key(be, "name", b1, sizeof(b1)),
+		       fmt_key(be, "status", b2, sizeof(b2)),
+		       fmt_key(be, "reason", b3, sizeof(b3)));
+	}
+}
+
+static void print_status(const json_t *st)
+{
+	char b[512], b2[64];
+	const json_t *audit = json_object_get(st, "audit");
+
+	printf("%-14s %s\n", "version", fmt_key(st, "version", b, sizeof(b)));
+	printf("%-14s %s\n", "pid", fmt_key(st, "pid", b, sizeof(b)));
+	printf("%-14s %s\n", "kernel", fmt_key(st, "kernel", b, sizeof(b)));
+	printf("%-14s %s\n", "uptime", fmt_duration(json_object_get(st, "uptime_s"), b, sizeof(b)));
+	printf("%-14s %s", "backend", fmt_key(st, "backend", b, sizeof(b)));
+	if (json_is_true(json_object_get(st, "race_free")))
+		printf(" (race-free: identity captured in the kernel at connect time)\n");
+	else if (json_is_false(json_object_get(st, "race_free")))
+		printf(" (NOT race-free: identity read from /proc after accept)\n");
+	else
+		printf("\n");
+	printf("%-14s %s\n", "trust domain", fmt_key(st, "trust_domain", b, sizeof(b)));
+	printf("%-14s %s\n", "workload API", fmt_key(st, "socket", b, sizeof(b)));
+	printf("%-14s %s\n", "admin API", fmt_key(st, "admin_socket", b, sizeof(b)));
+	printf("%-14s %s\n", "pin dir", fmt_key(st, "pin_dir", b, sizeof(b)));
+	printf("%-14s ", "tracking");
+	print_members(json_object_get(st, "tracking"), ", ");
+	printf("\n%-14s ", "counters");
+	print_members(json_object_get(st, "counters"), ", ");
+	printf("\n%-14s %s of %s entries\n", "audit ring", fmt_key(audit, "entries", b, sizeof(b)),
+	       fmt_key(audit, "capacity", b2, sizeof(b2)));
+	printf("\nbackends (probed in this order; the first that attaches is chosen):\n");
+	print_backends(json_object_get(st, "backends"), "  ");
+}
+
+static int cmd_status(const struct ctl *ctl)
+{
+	_cleanup_json_ json_t *st = NULL;
+	char err[256];
+	int ret;
+
+	ret = admin_get(ctl->socket, "/v1/status", &st, err);
+	if (ret < 0) {
+		fprintf(stderr, "attestctl: %s\n", err);
+		return 1;
+	}
+	if (!json_is_object(st)) {
+		fprintf(stderr, "attestctl: %s: GET /v1/status: expected a JSON object\n",
+			ctl->socket);
+		return 1;
+	}
+	if (ctl->json)
+		return print_json(st) < 0 ? 1 : 0;
+	print_status(st);
+	return 0;
+}
+
+/* ---- attestctl attestations --------------------------------------------------------------- */
+
+static int cmd_attestations(const struct ctl *ctl, long limit)
+{
+	_cleanup_json_ json_t *arr = NULL;
+	char path[MAX_PATH_QUERY], err[256], b[PATH_MAX], exe[PATH_MAX], t[32];
+	const json_t *rec, *peer;
+	size_t i;
+	int ret;
+
+	snprintf(path, sizeof(path), "/v1/attestations?limit=%ld", limit);
+	ret = admin_get(ctl->socket, path, &arr, err);
+	if (ret < 0) {
+		fprintf(stderr, "attestctl: %s\n", err);
+		return 1;
+	}
+	if (!json_is_array(arr)) {
+		fprintf(stderr, "attestctl: %s: GET %s: expected a JSON array\n", ctl->socket,
+			path);
+		return 1;
+	}
+	if (ctl->json)
+		return print_json(arr) < 0 ? 1 : 0;
+	if (json_array_size(arr) == 0) {
+		printf("no attestations recorded yet\n");
+		return 0;
+	}
+	printf("%-6s %-8s %-8s %-6s ", "ID", "TIME", "PID", "UID");
+	print_padded("EXE", EXE_COLUMN_WIDTH);
+	printf("%-13s %-9s %-9s %s\n", "BACKEND", "RACE_FREE", "RESULT", "SELECTORS");
+	json_array_foreach (arr, i, rec) {
+		peer = json_object_get(rec, "peer");
+		printf("%-6s ", fmt_key(rec, "id", b, sizeof(b)));
+		printf("%-8s ", fmt_local_time(jstr(rec, "time"), t, sizeof(t)));
+		printf("%-8s ", fmt_key(peer, "pid", b, sizeof(b)));
+		printf("%-6s ", fmt_key(peer, "uid", b, sizeof(b)));
+		shorten_left(fmt_key(peer, "exe", b, sizeof(b)), EXE_COLUMN_WIDTH, exe,
+			     sizeof(exe));
+		print_padded(exe, EXE_COLUMN_WIDTH);
+		printf("%-13s ", fmt_key(peer, "backend", b, sizeof(b)));
+		printf("%-9s ", fmt_key(peer, "race_free", b, sizeof(b)));
+		printf("%-9s ", fmt_key(rec, "result", b, sizeof(b)));
+		if (json_is_array(json_object_get(rec, "selectors")))
+			printf("%zu\n", json_array_size(json_object_get(rec, "selectors")));
+		else
+			printf("-\n");
+	}
+	return 0;
+}
+
+/* ---- attestctl explain -------------------------------------------------------------------- */
+
+struct fact {
+	const char *key;
+	const char *label;
+};
+
+static const struct fact peer_facts[] = {
+	{"pid", "process id (tgid)"},
+	{"tid", "thread id"},
+	{"start_time_ns", "start time (ns since boot)"},
+	{"comm", "command name"},
+	{"exe", "executable"},
+	{"exe_dev", "executable device"},
+	{"exe_ino", "executable inode"},
+	{"uid", "real uid"},
+	{"euid", "effective uid"},
+	{"gid", "real gid"},
+	{"egid", "effective gid"},
+	{"supplementary_gids", "supplementary gids"},
+	{"cgroup_id", "cgroup v2 id"},
+	{"cgroup_path", "cgroup path"},
+};
+
+static const char *const ns_names[] = {"mnt", "pid", "net", "user"};
+
+static void print_peer(const json_t *peer)
+{
+	const json_t *v, *ns = json_object_get(peer, "namespaces");
+	char b[PATH_MAX], label[64];
+	const char *backend = jstr(peer, "backend");
+	size_t i;
+
+	for (i = 0; i < sizeof(peer_facts) / sizeof(peer_facts[0]); i++) {
+		v = json_object_get(peer, peer_facts[i].key);
+		if (strcmp(peer_facts[i].key, "exe_dev") == 0 && json_is_integer(v)) {
+			/* user-space dev_t, as in struct stat */
+			dev_t d = (dev_t)json_integer_value(v);
+
+			snprintf(b, sizeof(b), "%u:%u (%" JSON_INTEGER_FORMAT ")", major(d),
+				 minor(d), json_integer_value(v));
+		} else {
+			fmt_val(v, b, sizeof(b));
+		}
+		printf("  %-28s %s\n", peer_facts[i].label, b);
+	}
+	for (i = 0; i < sizeof(ns_names) / sizeof(ns_names[0]); i++) {
+		snprintf(label, sizeof(label), "%s namespace (inode)", ns_names[i]);
+		printf("  %-28s %s\n", label, fmt_key(ns, ns_names[i], b, sizeof(b)));
+	}
+	printf("\nsource\n");
+	printf("  %-28s %s\n", "backend", backend ? backend : "-");
+	v = json_object_get(peer, "race_free");
+	printf("  %-28s %s\n", "race-free", fmt_val(v, b, sizeof(b)));
+	if (json_is_true(v))
+		printf("  captured by BPF in the kernel at connect() time: immune to exec, exit\n"
+		       "  and pid reuse after connect\n");
+	else if (backend && strcmp(backend, "proc") == 0)
+		printf("  read from /proc now, not captured at connect time: exec/exit/pid reuse\n"
+		       "  races are possible\n");
+	else
+		printf("  read from /proc after accept(), not captured at connect time: "
+		       "exec/exit/\n"
+		       "  pid reuse races are possible\n");
+}
+
+static int cmd_explain(const struct ctl *ctl, long pid)
+{
+	_cleanup_json_ json_t *rec = NULL;
+	char path[MAX_PATH_QUERY], err[256], b[PATH_MAX];
+	const json_t *peer, *sels, *attrs, *v, *vals;
+	const char *k;
+	size_t i, j;
+	int ret;
+
+	snprintf(path, sizeof(path), "/v1/attest?pid=%ld", pid);
+	ret = admin_get(ctl->socket, path, &rec, err);
+	if (ret < 0) {
+		fprintf(stderr, "attestctl: %s\n", err);
+		return 1;
+	}
+	if (!json_is_object(rec)) {
+		fprintf(stderr, "attestctl: %s: GET %s: expected a JSON object\n", ctl->socket,
+			path);
+		return 1;
+	}
+	if (ctl->json)
+		return print_json(rec) < 0 ? 1 : 0;
+
+	printf("pid %ld: %s", pid, fmt_key(rec, "result", b, sizeof(b)));
+	printf(" in %s us\n", fmt_key(rec, "duration_us", b, sizeof(b)));
+	if (json_is_string(json_object_get(rec, "error")))
+		printf("error: %s\n", jstr(rec, "error"));
+
+	peer = json_object_get(rec, "peer");
+	printf("\npeer\n");
+	if (json_is_object(peer))
+		print_peer(peer);
+	else
+		printf("  - (no peer facts: the process could not be read)\n");
+
+	sels = json_object_get(rec, "selectors");
+	printf("\nselectors (%zu)\n", json_is_array(sels) ? json_array_size(sels) : (size_t)0);
+	json_array_foreach (sels, i, v) {
+		printf("  %s\n", fmt_val(v, b, sizeof(b)));
+	}
+	if (!json_array_size(sels))
+		printf("  -\n");
+
+	attrs = json_object_get(rec, "attributes");
+	printf("\nattributes (%zu)\n", json_is_object(attrs) ? json_object_size(attrs) : (size_t)0);
+	json_object_foreach ((json_t *)attrs, k, vals) {
+		if (!json_is_array(vals)) {
+			printf("  %s = %s\n", k, fmt_val(vals, b, sizeof(b)));
+			continue;
+		}
+		json_array_foreach (vals, j, v) {
+			printf("  %s = %s\n", k, fmt_val(v, b, sizeof(b)));
+		}
+	}
+	if (!json_object_size(attrs))
+		printf("  -\n");
+	return 0;
+}
+
+/* ---- running bpftool ---------------------------------------------------------------------- */
+
+/* Finds bpftool on PATH, else at FALLBACK_BPFTOOL. Returns 0 and fills out, or -ENOENT. */
+static int bpftool_find(char *out, size_t n)
+{
+	const char *path = getenv("PATH");
+	const char *p, *end;
+	int len;
+
+	for (p = path; p && *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, ':');
+		if (end == p)
+			continue;
+		len = snprintf(out, n, "%.*s/bpftool", (int)(end - p), p);
+		if (len > 0 && (size_t)len < n && access(out, X_OK) == 0)
+			return 0;
+	}
+	if (access(FALLBACK_BPFTOOL, X_OK) == 0) {
+		snprintf(out, n, "%s", FALLBACK_BPFTOOL);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void describe_cmd(const char *const *args, char *buf, size_t n)
+{
+	size_t used = 0;
+	int len;
+
+	buf[0] = '\0';
+	for (; *args && used < n; args++) {
+		len = snprintf(buf + used, n - used, "%s%s", used ? " " : "", *args);
+		if (len < 0)
+			break;
+		used += (size_t)len;
+	}
+}
+
+/* Reads fd to EOF into a malloc'd, NUL-terminated buffer bounded by MAX_BPFTOOL_OUTPUT. */
+static int read_bounded(int fd, char **out, size_t *outlen)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct timespec start, now;
+	char *buf = NULL, *p;
+	size_t len = 0, cap = 0;
+	ssize_t r;
+	int ret = 0, left;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = BPFTOOL_TIMEOUT_MS - (int)((now.tv_sec - start.tv_sec) * 1000 +
+						  (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0) {
+			ret = -ETIMEDOUT;
+			goto out;
+		}
+		r = poll(&pfd, 1, left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (r == 0)
+			continue;
+		if (len == cap) {
+			if (cap >= MAX_BPFTOOL_OUTPUT + 1) {
+				ret = -EFBIG;
+				goto out;
+			}
+			cap = cap ? cap * 2 : 65536;
+			if (cap > MAX_BPFTOOL_OUTPUT + 1)
+				cap = MAX_BPFTOOL_OUTPUT + 1;
+			p = realloc(buf, cap + 1);
+			if (!p) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			buf = p;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > MAX_BPFTOOL_OUTPUT) {
+			ret = -EFBIG;
+			goto out;
+		}
+	}
+	if (!buf) {
+		buf = malloc(1);
+		if (!buf) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+out:
+	free(buf);
+	return ret;
+}
+
+/*
+ * bpftool -j reports failures as {"error": "..."}, alone or as the last element of a list it
+ * was printing (e.g. [{"error": "can't get next program: Operation not permitted"}]).
+ */
+static const char *bpftool_error(const json_t *j)
+{
+	const json_t *last;
+
+	if (json_is_object(j))
+		return jstr(j, "error");
+	if (!json_is_array(j) || json_array_size(j) == 0)
+		return NULL;
+	last = json_array_get(j, json_array_size(j) - 1);
+	if (json_is_object(last) && !json_object_get(last, "id"))
+		return jstr(last, "error");
+	return NULL;
+}
+
+/*
+ * Runs `bpftool -j args...` (no shell) and parses its JSON output into *out (caller decrefs).
+ * bpftool's stderr goes to /dev/null: in JSON mode it reports errors as {"error": "..."} on
+ * stdout. On failure returns -errno and fills err naming the command and the reason.
+ */
+static int bpftool_run(const char *bpftool, const char *const *args, json_t **out, char err[256])
+{
+	const char *argv[MAX_BPFTOOL_ARGS + 3];
+	posix_spawn_file_actions_t fa;
+	bool fa_init = false;
+	int pipefd[2] = {-1, -1};
+	char cmd[160], *data = NULL;
+	size_t nargs = 0, len = 0;
+	pid_t pid = -1;
+	json_error_t jerr;
+	json_t *j = NULL;
+	const char *msg;
+	int ret, status = 0, rc;
+
+	*out = NULL;
+	describe_cmd(args, cmd, sizeof(cmd));
+	argv[nargs++] = bpftool;
+	argv[nargs++] = "-j";
+	for (; *args; args++) {
+		if (nargs >= MAX_BPFTOOL_ARGS + 2) {
+			errf(err, "bpftool %s: too many arguments", cmd);
+			ret = -E2BIG;
+			goto out;
+		}
+		argv[nargs++] = *args;
+	}
+	argv[nargs] = NULL;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		ret = -errno;
+		errf(err, "bpftool %s: pipe: %s", cmd, strerror(-ret));
+		goto out;
+	}
+	rc = posix_spawn_file_actions_init(&fa);
+	if (rc) {
+		ret = -rc;
+		errf(err, "bpftool %s: %s", cmd, strerror(rc));
+		goto out;
+	}
+	fa_init = true;
+	rc = posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	if (!rc)
+		rc = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	if (!rc)
+		rc = posix_spawn(&pid, bpftool, &fa, NULL, (char *const *)argv, environ);
+	if (rc) {
+		pid = -1;
+		ret = -rc;
+		errf(err, "cannot run %s: %s", bpftool, strerror(rc));
+		goto out;
+	}
+	close(pipefd[1]);
+	pipefd[1] = -1;
+
+	ret = read_bounded(pipefd[0], &data, &len);
+	if (ret == -EFBIG) {
+		errf(err, "bpftool %s: output larger than %u MiB", cmd, MAX_BPFTOOL_OUTPUT >> 20);
+		goto out;
+	} else if (ret == -ETIMEDOUT) {
+		errf(err, "bpftool %s: no answer within %d s", cmd, BPFTOOL_TIMEOUT_MS / 1000);
+		goto out;
+	} else if (ret < 0) {
+		errf(err, "bpftool %s: reading its output: %s", cmd, strerror(-ret));
+		goto out;
+	}
+	close(pipefd[0]);
+	pipefd[0] = -1;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	pid = -1;
+
+	j = json_loadb(data, len, JSON_DECODE_ANY, &jerr);
+	msg = bpftool_error(j);
+	if (msg) {
+		errf(err, "bpftool %s: %s", cmd, msg);
+		ret = -EIO;
+		goto out;
+	}
+	if (j && !json_is_null(j) && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		errf(err, "bpftool %s: exit status %d", cmd, WEXITSTATUS(status));
+		ret = -EIO;
+		goto out;
+	}
+	if (!j) {
+		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			errf(err, "bpftool %s: exit status %d", cmd, WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			errf(err, "bpftool %s: killed by signal %d", cmd, WTERMSIG(status));
+		else
+			errf(err, "bpftool %s: invalid JSON at line %d column %d: %s", cmd,
+			     jerr.line, jerr.column, jerr.text);
+		ret = -EPROTO;
+		goto out;
+	}
+	*out = j;
+	j = NULL;
+	ret = 0;
+out:
+	if (pid > 0) {
+		kill(pid, SIGKILL); /* only the child we started */
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (fa_init)
+		posix_spawn_file_actions_destroy(&fa);
+	json_decref(j);
+	free(data);
+	return ret;
+}
+
+/* ---- attestctl diag ----------------------------------------------------------------------- */
+
+struct diag {
+	char bpftool[PATH_MAX];
+	const char *pin_dir;
+	json_t *status; /* /v1/status or NULL */
+	json_t *progs;	/* bpftool -j -f prog show, filtered to attestd's */
+	json_t *links;
+	json_t *maps; /* pinned under pin_dir, with "entries"/"entries_note"/"sample" added */
+};
+
+/* The first of obj's "pinned" paths that lies under dir, or NULL. */
+static const char *pinned_path_under(const json_t *obj, const char *dir)
+{
+	size_t i, n = strlen(dir);
+	const json_t *p;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	json_array_foreach (json_object_get(obj, "pinned"), i, p) {
+		const char *s = json_string_value(p);
+
+		if (s && strncmp(s, dir, n) == 0 && s[n] == '/')
+			return s;
+	}
+	return NULL;
+}
+
+static bool pinned_under(const json_t *obj, const char *dir)
+{
+	return pinned_path_under(obj, dir) != NULL;
+}
+
+static bool id_in(const json_t *ids, json_int_t id)
+{
+	size_t i;
+	const json_t *v;
+
+	json_array_foreach (ids, i, v) {
+		if (json_integer_value(v) == id)
+			return true;
+	}
+	return false;
+}
+
+static bool is_attestd_prog(const json_t *prog, const char *pin_dir, const json_t *map_ids,
+			    const json_t *link_prog_ids)
+{
+	const char *name = jstr(prog, "name");
+	const json_t *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(prog_prefixes) / sizeof(prog_prefixes[0]); i++)
+		if (starts_with(name, prog_prefixes[i]))
+			return true;
+	if (pinned_under(prog, pin_dir))
+		return true;
+	if (id_in(link_prog_ids, json_integer_value(json_object_get(prog, "id"))))
+		return true;
+	json_array_foreach (json_object_get(prog, "map_ids"), i, v) {
+		if (id_in(map_ids, json_integer_value(v)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Name of the kernel function or type a tracing/LSM program attaches to, from its BTF ids.
+ * Fills name ("" if unknown). Returns 0 or -errno.
+ */
+static int prog_attach_btf_name(uint32_t prog_id, char *name, size_t n)
+{
+	struct bpf_prog_info info = {0};
+	uint32_t len = sizeof(info);
+	const struct btf_type *t;
+	struct btf *btf = NULL;
+	int fd, ret = 0;
+
+	name[0] = '\0';
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (!info.attach_btf_id) {
+		ret = -ENOENT;
+		goto out;
+	}
+	btf = info.attach_btf_obj_id ? btf__load_from_kernel_by_id(info.attach_btf_obj_id)
+				     : btf__load_vmlinux_btf();
+	if (!btf) {
+		ret = -errno;
+		goto out;
+	}
+	t = btf__type_by_id(btf, info.attach_btf_id);
+	if (!t) {
+		ret = -ENOENT;
+		goto out;
+	}
+	snprintf(name, n, "%s", btf__name_by_offset(btf, t->name_off));
+out:
+	btf__free(btf);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static bool is_storage_map(const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(storage_map_types) / sizeof(storage_map_types[0]); i++)
+		if (type && strcmp(type, storage_map_types[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Counts the entries of the pinned map at path by walking its keys with the bpf() syscall
+ * (bounded by 2 * max_entries + 16 steps, since a hash map that changes meanwhile can restart
+ * the walk), and keeps up to MAP_SAMPLE_ENTRIES keys in keys[] (key_size bytes each).
+ */
+static int map_walk(const char *path, uint32_t key_size, uint64_t max_entries, uint64_t *count,
+		    unsigned char *keys, size_t *nkeys, bool *complete)
+{
+	unsigned char cur[MAX_MAP_KEY_BYTES], next[MAX_MAP_KEY_BYTES];
+	uint64_t steps = 0, bound = 2 * max_entries + 16;
+	bool first = true;
+	int fd, ret = 0;
+
+	*count = 0;
+	*nkeys = 0;
+	*complete = false;
+	if (key_size == 0 || key_size > MAX_MAP_KEY_BYTES)
+		return -E2BIG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (steps++ >= bound)
+			goto out;
+		if (bpf_map_get_next_key(fd, first ? NULL : cur, next) < 0) {
+			if (errno == ENOENT)
+				break;
+			ret = -errno;
+			goto out;
+		}
+		first = false;
+		memcpy(cur, next, key_size);
+		if (*nkeys < MAP_SAMPLE_ENTRIES)
+			memcpy(keys + (*nkeys)++ * key_size, next, key_size);
+		(*count)++;
+	}
+	*complete = true;
+out:
+	close(fd);
+	return ret;
+}
+
+/* `bpftool -j map lookup pinned PATH key hex XX XX ...` -> its "formatted" (or raw) entry. */
+static int map_lookup_formatted(const struct diag *d, const char *path, const unsigned char *key,
+				uint32_t key_size, json_t **out, char err[256])
+{
+	const char *args[MAX_BPFTOOL_ARGS + 1];
+	char hex[MAX_MAP_KEY_BYTES][3];
+	_cleanup_json_ json_t *res = NULL;
+	size_t n = 0, i;
+	int ret;
+
+	*out = NULL;
+	if (key_size > MAX_MAP_KEY_BYTES)
+		return -E2BIG;
+	args[n++] = "map";
+	args[n++] = "lookup";
+	args[n++] = "pinned";
+	args[n++] = path;
+	args[n++] = "key";
+	args[n++] = "hex";
+	for (i = 0; i < key_size; i++) {
+		snprintf(hex[i], sizeof(hex[i]), "%02x", key[i]);
+		args[n++] = hex[i];
+	}
+	args[n] = NULL;
+	ret = bpftool_run(d->bpftool, args, &res, err);
+	if (ret < 0)
+		return ret;
+	if (json_is_null(res))
+		return -ENOENT; /* deleted since the walk */
+	if (json_object_get(res, "formatted"))
+		*out = json_incref(json_object_get(res, "formatted"));
+	else
+		*out = json_incref(res);
+	return 0;
+}
+
+static int diag_map(const struct diag *d, json_t *map, const char *path)
+{
+	const char *type = jstr(map, "type");
+	json_int_t key_size = json_integer_value(json_object_get(map, "bytes_key"));
+	json_int_t max_entries = json_integer_value(json_object_get(map, "max_entries"));
+	_cleanup_free_ unsigned char *keys = NULL;
+	json_t *sample = NULL, *entry;
+	uint64_t count = 0;
+	size_t nkeys = 0, i;
+	bool complete = false;
+	char note[300], err[256];
+	int ret = 0;
+
+	if (is_storage_map(type)) {
+		json_object_set_new(map, "entries", json_null());
+		snprintf(note, sizeof(note), "not enumerable (%s; per-%s)", type,
+			 strcmp(type, "sk_storage") == 0 ? "socket" : "object");
+		json_object_set_new(map, "entries_note", json_string(note));
+		goto out;
+	}
+	if (key_size <= 0 || key_size > MAX_MAP_KEY_BYTES || max_entries < 0) {
+		json_object_set_new(map, "entries", json_null());
+		json_object_set_new(map, "entries_note",
+				    json_string("not enumerable (key size unsupported)"));
+		goto out;
+	}
+	keys = calloc(MAP_SAMPLE_ENTRIES, (size_t)key_size);
+	if (!keys) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = map_walk(path, (uint32_t)key_size, (uint64_t)max_entries, &count, keys, &nkeys,
+		       &complete);
+	if (ret < 0) {
+		json_object_set_new(map, "entries", json_null());
+		snprintf(note, sizeof(note), "not enumerable (%s: %s)", type ? type : "?",
+			 strerror(-ret));
+		json_object_set_new(map, "entries_note", json_string(note));
+		ret = 0;
+		goto out;
+	}
+	json_object_set_new(map, "entries", json_integer((json_int_t)count));
+	if (!complete)
+		json_object_set_new(map, "entries_note",
+				    json_string("at least (map changed during the walk)"));
+	sample = json_array();
+	if (!sample) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nkeys; i++) {
+		if (map_lookup_formatted(d, path, keys + i * (size_t)key_size, (uint32_t)key_size,
+					 &entry, err) < 0) {
+			json_array_append_new(sample, json_pack("{ss}", "error", err));
+			continue;
+		}
+		json_array_append_new(sample, entry);
+	}
+	json_object_set_new(map, "sample", sample);
+out:
+	return ret;
+}
+
+static const char *const diag_command_list[] = {
+	"bpftool prog show",
+	"bpftool link show",
+	"bpftool map show",
+	"bpftool -f map show   # with pinned paths",
+	"bpftool map dump pinned %s/<map>",
+	"bpftool cgroup tree %s",
+	"bpftool btf dump id <btf_id>   # types of a map or program",
+	"sysctl -w kernel.bpf_stats_enabled=1   # enables run_cnt/run_time_ns",
+};
+
+static const char *cgroup2_root(void)
+{
+	struct stat st;
+	size_t i;
+
+	/* cgroup2 roots have inode 1 (kernfs root); v1 hierarchies are not cgroup2. */
+	for (i = 0; i < CGROUP2_CANDIDATE_NUM; i++) {
+		char probe[PATH_MAX];
+
+		snprintf(probe, sizeof(probe), "%s/cgroup.controllers", cgroup2_candidates[i]);
+		if (stat(probe, &st) == 0)
+			return cgroup2_candidates[i];
+	}
+	return "/sys/fs/cgroup";
+}
+
+static json_t *diag_commands(const struct diag *d)
+{
+	json_t *arr = json_array();
+	char line[PATH_MAX + 64];
+	size_t i;
+
+	for (i = 0; arr && i < sizeof(diag_command_list) / sizeof(diag_command_list[0]); i++) {
+		if (strstr(diag_command_list[i], "%s"))
+			snprintf(line, sizeof(line), diag_command_list[i],
+				 strstr(diag_command_list[i], "cgroup") ? cgroup2_root()
+									: d->pin_dir);
+		else
+			snprintf(line, sizeof(line), "%s", diag_command_list[i]);
+		json_array_append_new(arr, json_string(line));
+	}
+	return arr;
+}
+
+static int diag_collect(struct diag *d, char err[256])
+{
+	static const char *const prog_args[] = {"-f", "prog", "show", NULL};
+	static const char *const link_args[] = {"-f", "link", "show", NULL};
+	static const char *const map_args[] = {"-f", "map", "show", NULL};
+	_cleanup_json_ json_t *progs = NULL, *links = NULL, *maps = NULL, *map_ids = NULL,
+			      *link_prog_ids = NULL, *prog_ids = NULL;
+	json_t *item, *v;
+	char name[128];
+	size_t i;
+	int ret;
+
+	ret = bpftool_run(d->bpftool, map_args, &maps, err);
+	if (ret < 0)
+		goto out;
+	ret = bpftool_run(d->bpftool, link_args, &links, err);
+	if (ret < 0)
+		goto out;
+	ret = bpftool_run(d->bpftool, prog_args, &progs, err);
+	if (ret < 0)
+		goto out;
+	if (!json_is_array(maps) || !json_is_array(links) || !json_is_array(progs)) {
+		errf(err, "bpftool: expected JSON arrays from prog/link/map show");
+		ret = -EPROTO;
+		goto out;
+	}
+	d->maps = json_array();
+	d->links = json_array();
+	d->progs = json_array();
+	map_ids = json_array();
+	link_prog_ids = json_array();
+	prog_ids = json_array();
+	if (!d->maps || !d->links || !d->progs || !map_ids || !link_prog_ids || !prog_ids) {
+		errf(err, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	/* (4) maps pinned under the pin dir */
+	json_array_foreach (maps, i, item) {
+		if (i >= MAX_ITEMS_SHOWN || !pinned_under(item, d->pin_dir))
+			continue;
+		json_array_append(d->maps, item);
+		json_array_append(map_ids, json_object_get(item, "id"));
+	}
+	/* links pinned under the pin dir point at attestd programs */
+	json_array_foreach (links, i, item) {
+		if (i < MAX_ITEMS_SHOWN && pinned_under(item, d->pin_dir))
+			json_array_append(link_prog_ids, json_object_get(item, "prog_id"));
+	}
+	/* (2) programs */
+	json_array_foreach (progs, i, item) {
+		if (i >= MAX_ITEMS_SHOWN ||
+		    !is_attestd_prog(item, d->pin_dir, map_ids, link_prog_ids))
+			continue;
+		v = json_object_get(item, "id");
+		if (json_is_integer(v) &&
+		    prog_attach_btf_name((uint32_t)json_integer_value(v), name, sizeof(name)) ==
+			    0 &&
+		    name[0])
+			json_object_set_new(item, "attach_btf_name", json_string(name));
+		json_array_append(d->progs, item);
+		json_array_append(prog_ids, v);
+	}
+	/* (3) links of those programs, or pinned under the pin dir */
+	json_array_foreach (links, i, item) {
+		if (i >= MAX_ITEMS_SHOWN)
+			continue;
+		if (pinned_under(item, d->pin_dir) ||
+		    id_in(prog_ids, json_integer_value(json_object_get(item, "prog_id"))))
+			json_array_append(d->links, item);
+	}
+	/* (4, 5) entry counts and samples */
+	json_array_foreach (d->maps, i, item) {
+		ret = diag_map(d, item, pinned_path_under(item, d->pin_dir));
+		if (ret < 0) {
+			errf(err, "counting map entries: %s", strerror(-ret));
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	return ret;
+}
+
+static void print_prog_attach(const struct diag *d, const json_t *prog)
+{
+	json_int_t id = json_integer_value(json_object_get(prog, "id"));
+	const char *btf_name = jstr(prog, "attach_btf_name");
+	char b[128];
+	bool any = false;
+	size_t i;
+	const json_t *l;
+
+	if (starts_with(btf_name, "btf_trace_")) {
+		printf("tp_btf %s", btf_name + strlen("btf_trace_"));
+		any = true;
+	} else if (btf_name) {
+		printf("btf %s", btf_name);
+		any = true;
+	}
+	json_array_foreach (d->links, i, l) {
+		if (json_integer_value(json_object_get(l, "prog_id")) != id)
+			continue;
+		if (jstr(l, "tp_name") && starts_with(btf_name, "btf_trace_") &&
+		    strcmp(btf_name + strlen("btf_trace_"), jstr(l, "tp_name")) == 0)
+			continue; /* tp_btf: the link names the same tracepoint */
+		if (jstr(l, "tp_name"))
+			printf("%stracepoint %s", any ? ", " : "", jstr(l, "tp_name"));
+		else if (jstr(l, "attach_type"))
+			printf("%s%s", any ? ", " : "", jstr(l, "attach_type"));
+		else
+			printf("%slink %s", any ? ", " : "", fmt_key(l, "id", b, sizeof(b)));
+		any = true;
+	}
+	if (!any)
+		printf("- (no link: see `bpftool cgroup tree`)");
+}
+
+static void print_link_attach(const struct diag *d, const json_t *link)
+{
+	const json_t *cg = json_object_get(link, "cgroup_id");
+	const char *type = jstr(link, "type");
+	const char *root = cgroup2_root();
+	static const char *const extra_keys[] = {"target_obj_id", "target_btf_id", "prog_type"};
+	const json_t *p;
+	struct stat st;
+	char b[128];
+	size_t i;
+
+	if (json_is_integer(cg)) {
+		printf("cgroup id %" JSON_INTEGER_FORMAT, json_integer_value(cg));
+		if (stat(root, &st) == 0 && (json_int_t)st.st_ino == json_integer_value(cg))
+			printf(" (%s, the cgroup2 root)", root);
+	}
+	if (jstr(link, "tp_name"))
+		printf("tracepoint %s", jstr(link, "tp_name"));
+	if (jstr(link, "attach_type"))
+		printf("%sattach type %s", json_is_integer(cg) ? ", " : "",
+		       jstr(link, "attach_type"));
+	if (type && (strcmp(type, "tracing") == 0 || strcmp(type, "lsm") == 0)) {
+		json_array_foreach (d->progs, i, p) {
+			if (json_equal(json_object_get(p, "id"),
+				       json_object_get(link, "prog_id")) &&
+			    jstr(p, "attach_btf_name"))
+				printf(", attach_btf func %s", jstr(p, "attach_btf_name"));
+		}
+	}
+	for (i = 0; i < sizeof(extra_keys) / sizeof(extra_keys[0]); i++)
+		if (json_object_get(link, extra_keys[i]))
+			printf(", %s %s", extra_keys[i],
+			       fmt_key(link, extra_keys[i], b, sizeof(b)));
+}
+
+static void print_sample_value(const char *label, const json_t *v)
+{
+	char b[MAX_INLINE_JSON];
+
+	printf("      %-6s ", label);
+	if (json_is_object(v))
+		print_members(v, "  ");
+	else
+		fputs(fmt_val(v, b, sizeof(b)), stdout);
+	putchar('\n');
+}
+
+static void print_diag(const struct diag *d, const char *socket, const char *status_err)
+{
+	const json_t *p, *l, *m, *s, *cmds;
+	char b[PATH_MAX], b2[64];
+	struct stat st;
+	size_t i, j;
+	bool stats_seen = false, any_sample = false;
+
+	printf("1. attestd (GET /v1/status on %s)\n", socket);
+	if (d->status) {
+		printf("  backend: %s", fmt_key(d->status, "backend", b, sizeof(b)));
+		printf(" (race-free: %s)\n", fmt_key(d->status, "race_free", b, sizeof(b)));
+		print_backends(json_object_get(d->status, "backends"), "  ");
+	} else {
+		printf("  attestd did not answer: %s\n", status_err);
+		printf("  continuing with the kernel-side view only\n");
+	}
+
+	printf("\n2. BPF programs (names capture_*/track_*, or using maps/links pinned under %s)\n",
+	       d->pin_dir);
+	if (!json_array_size(d->progs))
+		printf("  none loaded\n");
+	json_array_foreach (d->progs, i, p) {
+		printf("  id %-6s %-18s %-16s attach: ", fmt_key(p, "id", b2, sizeof(b2)),
+		       fmt_key(p, "type", b, sizeof(b)), jstr(p, "name") ? jstr(p, "name") : "-");
+		print_prog_attach(d, p);
+		if (json_object_get(p, "run_cnt")) {
+			printf("  run_cnt %s", fmt_key(p, "run_cnt", b, sizeof(b)));
+			printf(" run_time_ns %s", fmt_key(p, "run_time_ns", b, sizeof(b)));
+			stats_seen = true;
+		}
+		putchar('\n');
+	}
+	if (json_array_size(d->progs) && !stats_seen)
+		printf("  (run_cnt is shown once `sysctl -w kernel.bpf_stats_enabled=1` is set)\n");
+
+	printf("\n3. BPF links of those programs\n");
+	if (!json_array_size(d->links))
+		printf("  none\n");
+	json_array_foreach (d->links, i, l) {
+		printf("  id %-6s ", fmt_key(l, "id", b2, sizeof(b2)));
+		printf("%-15s ", fmt_key(l, "type", b, sizeof(b)));
+		printf("prog %-6s ", fmt_key(l, "prog_id", b2, sizeof(b2)));
+		print_link_attach(d, l);
+		if (pinned_under(l, d->pin_dir))
+			printf("  pinned %s", pinned_path_under(l, d->pin_dir));
+		putchar('\n');
+	}
+
+	printf("\n4. maps pinned under %s\n", d->pin_dir);
+	if (!json_array_size(d->maps)) {
+		if (stat(d->pin_dir, &st) < 0)
+			printf("  none: %s: %s (is bpffs mounted, has attestd pinned its maps?)\n",
+			       d->pin_dir, strerror(errno));
+		else
+			printf("  none\n");
+	}
+	json_array_foreach (d->maps, i, m) {
+		printf("  %s\n", pinned_path_under(m, d->pin_dir));
+		printf("    id %s, %s", fmt_key(m, "id", b2, sizeof(b2)),
+		       fmt_key(m, "type", b, sizeof(b)));
+		printf(", key %s B", fmt_key(m, "bytes_key", b, sizeof(b)));
+		printf(", value %s B", fmt_key(m, "bytes_value", b, sizeof(b)));
+		printf(", max_entries %s", fmt_key(m, "max_entries", b, sizeof(b)));
+		printf(", entries: %s", json_is_integer(json_object_get(m, "entries"))
+						? fmt_key(m, "entries", b, sizeof(b))
+						: "");
+		if (json_is_integer(json_object_get(m, "entries")) &&
+		    json_integer_value(json_object_get(m, "entries")) >=
+			    json_integer_value(json_object_get(m, "max_entries")) &&
+		    strstr(fmt_key(m, "type", b, sizeof(b)), "hash"))
+			printf(" (full: new entries are dropped or evict old ones)");
+		if (jstr(m, "entries_note"))
+			printf("%s%s", json_is_integer(json_object_get(m, "entries")) ? " " : "",
+			       jstr(m, "entries_note"));
+		putchar('\n');
+	}
+
+	printf("\n5. sample entries (up to %d per map, fields named from BTF)\n",
+	       MAP_SAMPLE_ENTRIES);
+	json_array_foreach (d->maps, i, m) {
+		const json_t *sample = json_object_get(m, "sample");
+
+		if (!json_array_size(sample))
+			continue;
+		any_sample = true;
+		printf("  %s (%zu of %s):\n", jstr(m, "name") ? jstr(m, "name") : "-",
+		       json_array_size(sample), fmt_key(m, "entries", b, sizeof(b)));
+		json_array_foreach (sample, j, s) {
+			if (jstr(s, "error")) {
+				printf("    - %s\n", jstr(s, "error"));
+				continue;
+			}
+			printf("    -\n");
+			print_sample_value("key", json_object_get(s, "key"));
+			if (json_object_get(s, "values"))
+				print_sample_value("values", json_object_get(s, "values"));
+			else
+				print_sample_value("value", json_object_get(s, "value"));
+		}
+	}
+	if (!any_sample)
+		printf("  none (no enumerable map with entries)\n");
+
+	printf("\n6. run these yourself\n");
+	cmds = diag_commands(d);
+	json_array_foreach (cmds, i, s) {
+		printf("  %s\n", json_string_value(s));
+	}
+	json_decref((json_t *)cmds);
+}
+
+static int diag_json(const struct diag *d, const char *status_err)
+{
+	_cleanup_json_ json_t *out = NULL;
+
+	out = json_pack("{s{sO?ss?}sssO?sO?sO?so}", "attestd", "status", d->status, "error",
+			d->status ? NULL : status_err, "pin_dir", d->pin_dir, "programs", d->progs,
+			"links", d->links, "maps", d->maps, "commands", diag_commands(d));
+	if (!out)
+		return -ENOMEM;
+	return print_json(out);
+}
+
+static int cmd_diag(const struct ctl *ctl, const char *pin_dir_opt)
+{
+	struct diag d = {0};
+	char err[256], status_err[256] = "", pin_dir[PATH_MAX];
+	size_t n;
+	int ret, rc = 1;
+
+	if (bpftool_find(d.bpftool, sizeof(d.bpftool)) < 0) {
+		fprintf(stderr,
+			"attestctl: diag needs bpftool: not found on PATH nor at %s "
+			"(Debian: apt install bpftool)\n",
+			FALLBACK_BPFTOOL);
+		return 1;
+	}
+	if (admin_get(ctl->socket, "/v1/status", &d.status, status_err) == 0 &&
+	    !json_is_object(d.status)) {
+		json_decref(d.status);
+		d.status = NULL;
+		snprintf(status_err, sizeof(status_err), "%s: GET /v1/status: not a JSON object",
+			 ctl->socket);
+	}
+	d.pin_dir = pin_dir_opt			? pin_dir_opt
+		    : jstr(d.status, "pin_dir") ? jstr(d.status, "pin_dir")
+						: DEFAULT_PIN_DIR;
+	/* without trailing slashes, so the commands we print are clean */
+	n = strlen(d.pin_dir);
+	while (n > 1 && d.pin_dir[n - 1] == '/')
+		n--;
+	snprintf(pin_dir, sizeof(pin_dir), "%.*s", (int)n, d.pin_dir);
+	d.pin_dir = pin_dir;
+	ret = diag_collect(&d, err);
+	if (ret < 0) {
+		fprintf(stderr, "attestctl: %s%s\n", err,
+			ret == -EIO && geteuid() != 0 ? " (diag needs root)" : "");
+		goto out;
+	}
+	if (ctl->json) {
+		if (diag_json(&d, status_err) < 0)
+			goto out;
+	} else {
+		print_diag(&d, ctl->socket, status_err);
+	}
+	rc = 0;
+out:
+	json_decref(d.maps);
+	json_decref(d.links);
+	json_decref(d.progs);
+	json_decref(d.status);
+	return rc;
+}
+
+/* ---- command line ------------------------------------------------------------------------- */
+
+static const char usage_text[] =
+	"NAME\n"
+	"    attestctl - inspect a running attestd\n"
+	"\n"
+	"SYNOPSIS\n"
+	"    attestctl [--admin-socket PATH] status [--json]\n"
+	"    attestctl [--admin-socket PATH] attestations [--limit N] [--json]\n"
+	"    attestctl [--admin-socket PATH] explain --pid N [--json]\n"
+	"    attestctl [--admin-socket PATH] diag [--pin-dir DIR] [--json]\n"
+	"    attestctl --help | --version\n"
+	"\n"
+	"DESCRIPTION\n"
+	"    attestctl talks to attestd's admin API (HTTP/1.1 + JSON on a Unix socket, mode 0600,\n"
+	"    so run it as root) and, for diag, to the kernel through bpftool.\n"
+	"\n"
+	"COMMANDS\n"
+	"    status        Version, kernel, uptime, pid, sockets and counters; the capture\n"
+	"                  backend in use, whether it is race-free, and for every backend probed\n"
+	"                  whether it was chosen, skipped (and why), failed or not tried.\n"
+	"    attestations  The most recent attestations from the audit ring (newest first):\n"
+	"                  id, local time, pid, uid, executable, backend, race-free, result and\n"
+	"                  number of selectors. --limit N (default 20).\n"
+	"    explain       Attests process N now and shows every fact attestd knows about it,\n"
+	"                  where each came from, the selectors and attributes derived, and the\n"
+	"                  result. Facts read from /proc at this moment are not race-free.\n"
+	"    diag          Kernel-side view through bpftool: the active backend and why others\n"
+	"                  were skipped (if attestd answers), attestd's BPF programs, their links\n"
+	"                  and attach points, maps pinned under the pin dir with entry counts, up\n"
+	"                  to 3 entries of each enumerable map, and the bpftool commands to run\n"
+	"                  by hand. Needs root and bpftool (PATH or /usr/sbin/bpftool).\n"
+	"\n"
+	"OPTIONS\n"
+	"    --admin-socket PATH  attestd's admin socket (default: $ATTESTD_ADMIN_SOCKET, else\n"
+	"                         /run/attestd/admin.sock)\n"
+	"    --json               print the server's JSON (pretty) instead of text\n"
+	"    --limit N            attestations: number of records, 1..100000 (default 20)\n"
+	"    --pid N              explain: the process to attest\n"
+	"    --pin-dir DIR        diag: bpffs directory of attestd's pins (default: pin_dir from\n"
+	"                         /v1/status, else /sys/fs/bpf/attestd)\n"
+	"    -h, --help           this text\n"
+	"    -V, --version        attestctl's version\n"
+	"\n"
+	"ENVIRONMENT\n"
+	"    ATTESTD_ADMIN_SOCKET  admin socket path, overridden by --admin-socket\n"
+	"\n"
+	"EXIT STATUS\n"
+	"    0 success, 1 error (attestd unreachable, HTTP error, bad answer, bpftool failure),\n"
+	"    2 usage error.\n"
+	"\n"
+	"EXAMPLES\n"
+	"    attestctl status\n"
+	"    attestctl attestations --limit 5\n"
+	"    attestctl explain --pid $$\n"
+	"    attestctl diag --json | jq '.maps[].entries'\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("attestctl: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\nTry 'attestctl --help' for more information.\n", stderr);
+	return 2;
+}
+
+enum opt_id {
+	OPT_ADMIN_SOCKET = 256,
+	OPT_JSON,
+	OPT_LIMIT,
+	OPT_PID,
+	OPT_PIN_DIR,
+};
+
+static const struct option global_opts[] = {
+	{"admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static const struct option command_opts[] = {
+	{"admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"limit", required_argument, NULL, OPT_LIMIT},
+	{"pid", required_argument, NULL, OPT_PID},
+	{"pin-dir", required_argument, NULL, OPT_PIN_DIR},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Which command-specific options each command accepts. */
+static bool option_allowed(const char *cmd, int opt)
+{
+	switch (opt) {
+	case OPT_LIMIT:
+		return strcmp(cmd, "attestations") == 0;
+	case OPT_PID:
+		return strcmp(cmd, "explain") == 0;
+	case OPT_PIN_DIR:
+		return strcmp(cmd, "diag") == 0;
+	default:
+		return true;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl ctl = {.socket = getenv(ADMIN_SOCKET_ENV)};
+	const char *cmd, *pin_dir = NULL;
+	long limit = DEFAULT_LIMIT, pid = -1;
+	int opt, rc, longidx;
+
+	if (!ctl.socket || !*ctl.socket)
+		ctl.socket = DEFAULT_ADMIN_SOCKET;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hV", global_opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_ADMIN_SOCKET:
+			ctl.socket = optarg;
+			break;
+		case OPT_JSON:
+			ctl.json = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("attestctl %s\n", ATTESTD_VERSION);
+			return 0;
+		default:
+			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("%s", "missing command (status, attestations, explain, diag)");
+	cmd = argv[optind];
+	if (strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "status") && strcmp(cmd, "attestations") && strcmp(cmd, "explain") &&
+	    strcmp(cmd, "diag"))
+		return usage_error("unknown command '%s'", cmd);
+
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+h", command_opts, &longidx)) != -1) {
+		if (opt >= OPT_ADMIN_SOCKET && !option_allowed(cmd, opt))
+			return usage_error("--%s does not apply to this command",
+					   command_opts[longidx].name);
+		switch (opt) {
+		case OPT_ADMIN_SOCKET:
+			ctl.socket = optarg;
+			break;
+		case OPT_JSON:
+			ctl.json = true;
+			break;
+		case OPT_LIMIT:
+			if (parse_long(optarg, 1, MAX_LIMIT, &limit) < 0)
+				return usage_error("--limit: not a number in 1..100000: '%s'",
+						   optarg);
+			break;
+		case OPT_PID:
+			if (parse_long(optarg, 1, MAX_PID, &pid) < 0)
+				return usage_error("--pid: not a process id: '%s'", optarg);
+			break;
+		case OPT_PIN_DIR:
+			pin_dir = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (strcmp(cmd, "explain") == 0 && pid < 0)
+		return usage_error("%s", "explain needs --pid N");
+	if (!*ctl.socket)
+		return usage_error("%s", "--admin-socket: empty path");
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "attestctl: cannot initialise libcurl\n");
+		return 1;
+	}
+	libbpf_set_print(NULL);
+	if (strcmp(cmd, "status") == 0)
+		rc = cmd_status(&ctl);
+	else if (strcmp(cmd, "attestations") == 0)
+		rc = cmd_attestations(&ctl, limit);
+	else if (strcmp(cmd, "explain") == 0)
+		rc = cmd_explain(&ctl, pid);
+	else
+		rc = cmd_diag(&ctl, pin_dir);
+	curl_global_cleanup();
+	return rc;
+}
