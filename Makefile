@@ -47,7 +47,7 @@ LIBS = $(BUILD)/libdaemon.a $(BUILD)/libattest.a $(if $(SIGSTORE_SRCS),$(BUILD)/
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY:
 .PHONY: all deps asan test unit unit-asan e2e kernels fuzz fuzz-smoke bench run fmt fmt-check clean
 
 all: $(BUILD)/attestd $(BUILD)/attestctl $(BUILD)/tests/peer_client

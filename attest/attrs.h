@@ -10,10 +10,10 @@
 
 #include <stddef.h>
 
-#define ATTR_NAME_MAX	  256
-#define ATTR_VALUE_MAX	  4096
-#define ATTR_MAX_NAMES	  1024
-#define ATTR_MAX_VALUES	  1024 /* per name */
+#define ATTR_NAME_MAX	256
+#define ATTR_VALUE_MAX	4096
+#define ATTR_MAX_NAMES	1024
+#define ATTR_MAX_VALUES 1024 /* per name */
 
 struct attr_set;
 
@@ -28,7 +28,7 @@ int attr_set_add(struct attr_set *set, const char *name, const char *value);
 int attr_set_addf(struct attr_set *set, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-size_t attr_set_count(const struct attr_set *set);		/* distinct names */
+size_t attr_set_count(const struct attr_set *set);		 /* distinct names */
 const char *attr_set_name(const struct attr_set *set, size_t i); /* insertion order */
 size_t attr_set_value_count(const struct attr_set *set, size_t i);
 const char *attr_set_value(const struct attr_set *set, size_t i, size_t j);

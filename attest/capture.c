@@ -228,7 +228,17 @@ static int pin_link(struct capture *cap, struct bpf_link *link, struct bpf_progr
 /* Loads an object whose maps are pinned; stale, incompatible pins are removed and retried. */
 static int load_pinned(struct capture *cap, struct bpf_object *obj)
 {
-	int rc = bpf_object__load(obj);
+	struct bpf_map *map;
+	int rc;
+
+	bpf_object__for_each_map(map, obj)
+	{
+		const char *pin = bpf_map__pin_path(map);
+
+		if (pin && access(pin, F_OK) == 0)
+			cap->report.pins_reused = true;
+	}
+	rc = bpf_object__load(obj);
 
 	if (rc == -EINVAL || rc == -EEXIST) {
 		cap_logf(cap, 2, "pinned maps in %s do not match this attestd; recreating them",

@@ -52,6 +52,7 @@ struct capture_report {
 	char tracking_reason[CAPTURE_REASON_MAX]; /* why tracking is off, if it is */
 	char cgroup2_root[PEER_PATH_MAX];	  /* mount point of the cgroup2 hierarchy */
 	uint64_t exe_seeded, cgroup_seeded;	  /* entries written at start-up */
+	bool pins_reused; /* maps pinned by an earlier attestd were found and reused */
 };
 
 /*

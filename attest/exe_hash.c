@@ -106,7 +106,8 @@ int exe_hash_open(const struct peer_identity *peer, int *fd_out, struct exe_file
 	}
 
 	if (peer->pid > 0) {
-		snprintf(proc_path, sizeof(proc_path), EXE_HASH_PROC_ROOT "/%d/exe", (int)peer->pid);
+		snprintf(proc_path, sizeof(proc_path), EXE_HASH_PROC_ROOT "/%d/exe",
+			 (int)peer->pid);
 		ret = exe_try(peer, proc_path, true, &fd, &st, why_proc, sizeof(why_proc));
 		if (ret == 0)
 			goto found;
@@ -164,7 +165,8 @@ int exe_hash_sha256_fd(int fd, const struct exe_file_key *key, uint64_t size_lim
 
 	hex[0] = '\0';
 	if (key->size < 0 || (size_limit && (uint64_t)key->size > size_limit)) {
-		snprintf(err, EXE_HASH_ERR_LEN, "exe ino %llu: %lld bytes exceeds the limit of %llu",
+		snprintf(err, EXE_HASH_ERR_LEN,
+			 "exe ino %llu: %lld bytes exceeds the limit of %llu",
 			 (unsigned long long)key->ino, (long long)key->size,
 			 (unsigned long long)size_limit);
 		return -EFBIG;
@@ -408,8 +410,7 @@ static bool exe_hex_valid(const char *hex)
 	return hex[EXE_HASH_HEX_LEN] == '\0';
 }
 
-int exe_hash_cache_put(struct exe_hash_cache *c, const struct exe_file_key *key,
-		       const char hex[65])
+int exe_hash_cache_put(struct exe_hash_cache *c, const struct exe_file_key *key, const char hex[65])
 {
 	uint32_t i, b;
 

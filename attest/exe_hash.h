@@ -15,9 +15,9 @@
 
 #include "attest/peer.h"
 
-#define EXE_HASH_HEX_LEN      64
-#define EXE_HASH_CACHE_MAX    (1u << 20) /* largest capacity accepted */
-#define EXE_HASH_PROC_ROOT    "/proc"
+#define EXE_HASH_HEX_LEN   64
+#define EXE_HASH_CACHE_MAX (1u << 20) /* largest capacity accepted */
+#define EXE_HASH_PROC_ROOT "/proc"
 
 struct exe_file_key {
 	dev_t dev;

@@ -12,9 +12,9 @@
 #define PEER_KDEV_MINOR_MASK ((1u << PEER_KDEV_MINOR_BITS) - 1)
 
 static const char *const peer_backend_names[PEER_BACKEND_COUNT] = {
-	[PEER_BACKEND_AUTO] = "auto",		  [PEER_BACKEND_LSM] = "lsm",
-	[PEER_BACKEND_FEXIT] = "fexit",		  [PEER_BACKEND_CONNECT_UNIX] = "connect_unix",
-	[PEER_BACKEND_PIDFD] = "pidfd",		  [PEER_BACKEND_PEERCRED] = "peercred",
+	[PEER_BACKEND_AUTO] = "auto",	[PEER_BACKEND_LSM] = "lsm",
+	[PEER_BACKEND_FEXIT] = "fexit", [PEER_BACKEND_CONNECT_UNIX] = "connect_unix",
+	[PEER_BACKEND_PIDFD] = "pidfd", [PEER_BACKEND_PEERCRED] = "peercred",
 	[PEER_BACKEND_PROC] = "proc",
 };
 

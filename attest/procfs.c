@@ -20,14 +20,14 @@
 
 #include "attest/procfs.h"
 
-#define PROCFS_ERR_LEN	      256
-#define PROCFS_READ_CHUNK     4096
-#define PROCFS_FDINFO_MAX     4096
-#define PROCFS_MOUNT_FIELDS   4 /* id parent maj:min root: the mount point is the next field */
-#define PROCFS_NS_COUNT	      4
-#define PROCFS_CLK_TCK_DFLT   100
-#define PROCFS_NSEC_PER_SEC   1000000000ull
-#define PROCFS_STATE_FIELD    3
+#define PROCFS_ERR_LEN	       256
+#define PROCFS_READ_CHUNK      4096
+#define PROCFS_FDINFO_MAX      4096
+#define PROCFS_MOUNT_FIELDS    4 /* id parent maj:min root: the mount point is the next field */
+#define PROCFS_NS_COUNT	       4
+#define PROCFS_CLK_TCK_DFLT    100
+#define PROCFS_NSEC_PER_SEC    1000000000ull
+#define PROCFS_STATE_FIELD     3
 #define PROCFS_STARTTIME_FIELD PROCFS_STAT_MIN_FIELDS
 
 #ifndef SO_PEERPIDFD
@@ -277,11 +277,10 @@ int procfs_parse_status(const char *text, size_t len, struct peer_identity *out,
 				return -EPROTO;
 			}
 			seen[k] = true;
-			if (!procfs_parse_ids(p + klen, eol, ids,
-					      k == 2 ? ATTESTD_MAX_GROUPS : 2, &total) ||
+			if (!procfs_parse_ids(p + klen, eol, ids, k == 2 ? ATTESTD_MAX_GROUPS : 2,
+					      &total) ||
 			    (k < 2 && total != 4)) {
-				snprintf(err, PROCFS_ERR_LEN, "status: %s line malformed",
-					 keys[k]);
+				snprintf(err, PROCFS_ERR_LEN, "status: %s line malformed", keys[k]);
 				return -EPROTO;
 			}
 			if (k == 0) {
@@ -514,8 +513,7 @@ static void procfs_read_ns(const char *proc_root, pid_t pid, struct peer_identit
 	}
 }
 
-int procfs_read_identity(const char *proc_root, pid_t pid, struct peer_identity *out,
-			 char err[256])
+int procfs_read_identity(const char *proc_root, pid_t pid, struct peer_identity *out, char err[256])
 {
 	char path[PATH_MAX], sub[PROCFS_ERR_LEN], comm2[ATTESTD_COMM_LEN], state, *text = NULL;
 	uint64_t start, start2;
@@ -617,7 +615,8 @@ int procfs_peer_from_peercred(int sock_fd, struct peer_identity *out, char err[2
 	}
 	ret = procfs_read_identity(PROCFS_ROOT, cred.pid, out, sub);
 	if (ret < 0) {
-		snprintf(err, PROCFS_ERR_LEN, "peer (SO_PEERCRED pid %d): %.200s", (int)cred.pid, sub);
+		snprintf(err, PROCFS_ERR_LEN, "peer (SO_PEERCRED pid %d): %.200s", (int)cred.pid,
+			 sub);
 		return ret;
 	}
 	if (out->euid != cred.uid || out->egid != cred.gid) {

@@ -258,9 +258,8 @@ void admin_respond_error(struct admin_request *req, int status, const char *fmt,
 	admin_respond(req, status, body);
 }
 
-__attribute__((format(printf, 4, 5))) static void respond_error_hdr(struct admin_request *req,
-								    int status, const char *hdr,
-								    const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void
+respond_error_hdr(struct admin_request *req, int status, const char *hdr, const char *fmt, ...)
 {
 	va_list ap;
 	json_t *body;
@@ -290,8 +289,9 @@ static void dispatch(struct admin_conn *c, struct admin_request *req)
 		}
 		/* ADMIN_ALLOW_MAX holds every method name twice over; truncation is impossible
 		 * for HTTP_METHOD_MAX-bounded names unless one path has > 10 methods. */
-		alen += (size_t)snprintf(allow + alen, alen < sizeof(allow) ? sizeof(allow) - alen : 0,
-					 "%s%s", path_known ? ", " : "", e->method);
+		alen += (size_t)snprintf(allow + alen,
+					 alen < sizeof(allow) ? sizeof(allow) - alen : 0, "%s%s",
+					 path_known ? ", " : "", e->method);
 		if (alen >= sizeof(allow))
 			alen = sizeof(allow) - 1;
 		path_known = true;
@@ -302,8 +302,8 @@ static void dispatch(struct admin_conn *c, struct admin_request *req)
 		if (alen + 3 > sizeof(allow))
 			alen = sizeof(allow) - 3;
 		memcpy(allow + alen, "\r\n", 3);
-		respond_error_hdr(req, 405, allow, "method %s not allowed for %s",
-				  req->http.method, req->http.path);
+		respond_error_hdr(req, 405, allow, "method %s not allowed for %s", req->http.method,
+				  req->http.path);
 	} else {
 		respond_error_hdr(req, 404, NULL, "no such endpoint: %s", req->http.path);
 	}
@@ -524,7 +524,8 @@ int admin_new(struct loop *loop, struct log *lg, const char *socket_path, struct
 		goto fail;
 	if (bind(a->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
-		snprintf(err, ADMIN_ERR_MAX, "admin socket %s: bind: %s", socket_path, strerror(-r));
+		snprintf(err, ADMIN_ERR_MAX, "admin socket %s: bind: %s", socket_path,
+			 strerror(-r));
 		goto fail;
 	}
 	bound = true;
@@ -586,7 +587,8 @@ int admin_route(struct admin *a, const char *method, const char *path, admin_han
 	    strlen(method) >= HTTP_METHOD_MAX || strlen(path) >= HTTP_PATH_MAX)
 		return -EINVAL;
 	for (unsigned i = 0; i < a->nroutes; i++) {
-		if (strcmp(a->routes[i].method, method) == 0 && strcmp(a->routes[i].path, path) == 0)
+		if (strcmp(a->routes[i].method, method) == 0 &&
+		    strcmp(a->routes[i].path, path) == 0)
 			return -EEXIST;
 	}
 	if (a->nroutes >= ADMIN_MAX_ROUTES)

@@ -22,8 +22,9 @@ struct audit;
 int audit_new(uint32_t capacity, struct audit **out);
 void audit_free(struct audit *a);
 
-struct audit_entry {			   /* input */
-	const char *socket;		   /* path of the listening socket, or "admin" for /v1/attest */
+/* Input of one record. */
+struct audit_entry {
+	const char *socket; /* path of the listening socket, or "admin" for /v1/attest */
 	const struct peer_identity *peer;  /* may be NULL if nothing was captured */
 	const struct attr_set *attrs;	   /* may be NULL */
 	const struct selectors *selectors; /* may be NULL */

@@ -246,7 +246,8 @@ int loop_add_timer(struct loop *loop, uint64_t delay_ms, loop_timer_cb cb, void 
 		loop->timers_cap = n;
 	}
 	t = &loop->heap[loop->ntimers];
-	t->deadline_ms = delay_ms > UINT64_MAX - loop->now_ms ? UINT64_MAX : loop->now_ms + delay_ms;
+	t->deadline_ms =
+		delay_ms > UINT64_MAX - loop->now_ms ? UINT64_MAX : loop->now_ms + delay_ms;
 	t->id = loop->next_timer_id++;
 	t->cb = cb;
 	t->arg = arg;

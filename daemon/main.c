@@ -120,7 +120,7 @@ static json_t *status_json(struct daemon *d)
 					    br->reason[0] ? br->reason : NULL));
 	}
 	return json_pack(
-		"{s:s, s:I, s:s, s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:o,"
+		"{s:s, s:I, s:s, s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:b, s:o,"
 		" s:{s:s?, s:s?, s:s?, s:o, s:o, s:I, s:I},"
 		" s:{s:I, s:I, s:I, s:I, s:I, s:I},"
 		" s:{s:I, s:I, s:I}}",
@@ -128,7 +128,8 @@ static json_t *status_json(struct daemon *d)
 		"uptime_s", (json_int_t)((mono_ms() - d->start_mono_ms) / 1000), "backend",
 		peer_backend_name(r->chosen), "race_free", r->race_free, "trust_domain",
 		d->cfg.trust_domain, "socket", d->cfg.socket_path, "admin_socket",
-		d->cfg.admin_socket_path, "pin_dir", d->cfg.bpf_pin_dir, "backends", backends,
+		d->cfg.admin_socket_path, "pin_dir", d->cfg.bpf_pin_dir, "pins_reused", r->pins_reused,
+		"backends", backends,
 		"tracking", "exec", r->exec_tracking ? "tp_btf/sched_process_exec+sched_process_fork" : NULL,
 		"cgroup", r->cgroup_tracking ? "tp_btf/cgroup_mkdir+cgroup_rmdir" : NULL, "reason",
 		r->tracking_reason[0] ? r->tracking_reason : NULL, "exe_entries",
@@ -362,6 +363,9 @@ static int daemon_start(struct daemon *d)
 		if (r->backends[b].status == CAPTURE_SKIPPED)
 			log_info(&d->log, "peer capture backend skipped", "backend",
 				 peer_backend_name(b), "reason", r->backends[b].reason);
+	if (r->pins_reused)
+		log_info(&d->log, "reusing BPF maps pinned by an earlier attestd", "pin_dir",
+			 d->cfg.bpf_pin_dir);
 	if (!r->exec_tracking)
 		log_warn(&d->log, "exec/cgroup tracking off: paths of exited processes are unknown",
 			 "reason", r->tracking_reason);

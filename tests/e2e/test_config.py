@@ -23,9 +23,9 @@ BAD = [
     ("wrong_type_int", "audit: {entries: lots}\n", [r"audit\.entries"]),
     (
         "yaml_syntax",
-        "peer:\n  backend: auto\n   pin_dir: /x\n",
-        # libyaml: "mapping values are not allowed in this context" at line 7, column 11
-        [r":7:11\b", r"(?i)yaml"],
+        "log: {level: info}\npeer: {backend: auto]\n",
+        # libyaml: "did not find expected ',' or '}'" at line 6, column 21
+        [r":6:21\b", r"(?i)yaml"],
     ),
     ("trust_domain_upper", None, [r"trust_domain"]),
     ("relative_state_dir", "state_dir: var/lib/attestd\n", [r"state_dir"]),

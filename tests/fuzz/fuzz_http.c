@@ -7,10 +7,10 @@
 #include "daemon/http.h"
 
 /* not CHECK(): must hold in NDEBUG builds too */
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			__builtin_trap();                                                          \
+#define CHECK(cond)                       \
+	do {                              \
+		if (!(cond))              \
+			__builtin_trap(); \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r <= 0) {
 			if (r < 0)
 				CHECK(status == 400 || status == 413 || status == 414 ||
-				       status == 431 || status == 501 || status == 505);
+				      status == 431 || status == 501 || status == 505);
 			CHECK(strlen(err) < HTTP_ERR_MAX);
 			break;
 		}

@@ -163,8 +163,9 @@ static void test_selectors_unix(void **state)
 	/* Insertion order differs from table order on purpose. */
 	assert_int_equal(attr_set_add(s, "unix.pid", "4242"), 0);
 	assert_int_equal(attr_set_add(s, "unix.real_uid", "1000"), 0); /* no selector */
-	assert_int_equal(attr_set_add(s, "unix.sha256", "0123456789abcdef0123456789abcdef"
-							"0123456789abcdef0123456789abcdef"),
+	assert_int_equal(attr_set_add(s, "unix.sha256",
+				      "0123456789abcdef0123456789abcdef"
+				      "0123456789abcdef0123456789abcdef"),
 			 0);
 	assert_int_equal(attr_set_add(s, "unix.path", "/usr/bin/curl"), 0);
 	assert_int_equal(attr_set_add(s, "unix.supplementary_group", "sudo"), 0);

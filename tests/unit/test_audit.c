@@ -59,9 +59,11 @@ static void test_wraparound_and_limit(void **state)
 			json_t *rec = json_array_get(l, i);
 
 			/* newest first: ids 10, 9, 8, 7 */
-			assert_int_equal(json_integer_value(json_object_get(rec, "id")), 10 - (int)i);
+			assert_int_equal(json_integer_value(json_object_get(rec, "id")),
+					 10 - (int)i);
 			snprintf(name, sizeof(name), "s%d", 10 - (int)i);
-			assert_string_equal(json_string_value(json_object_get(rec, "socket")), name);
+			assert_string_equal(json_string_value(json_object_get(rec, "socket")),
+					    name);
 		}
 		json_decref(l);
 	}

@@ -18,10 +18,18 @@ struct layout_row {
 	size_t expected;
 };
 
-#define OFF(type, field, exp) {#type "." #field, offsetof(struct type, field), (exp)}
-#define SIZE(type, exp)	      {"sizeof " #type, sizeof(struct type), (exp)}
-#define FSIZE(type, field, exp)                                                                    \
-	{"sizeof " #type "." #field, sizeof(((struct type *)0)->field), (exp)}
+#define OFF(type, field, exp)                                         \
+	{                                                             \
+#type "." #field, offsetof(struct type, field), (exp) \
+	}
+#define SIZE(type, exp)                                     \
+	{                                                   \
+		"sizeof " #type, sizeof(struct type), (exp) \
+	}
+#define FSIZE(type, field, exp)                                                      \
+	{                                                                            \
+		"sizeof " #type "." #field, sizeof(((struct type *)0)->field), (exp) \
+	}
 
 static const struct layout_row layout_rows[] = {
 	SIZE(attestd_peer_identity, 232),

@@ -140,7 +140,7 @@ static void test_via_proc_self_exe(void **state)
 	self[n] = '\0';
 	peer_for("/proc/self/exe", &p);
 	p.pid = getpid();
-	p.exe_path[0] = '\0'; /* only /proc/<pid>/exe can succeed */
+	p.exe_path[0] = '\0';  /* only /proc/<pid>/exe can succeed */
 	sha256sum(self, want); /* not /proc/self/exe: that would be sha256sum itself */
 	assert_int_equal(open_and_hash(&p, 0, got), 0);
 	assert_string_equal(got, want);
@@ -381,7 +381,10 @@ static void test_cache_lru(void **state)
 /* Many keys through a small cache: exactly the last `cap` survive, in any bucket layout. */
 static void test_cache_churn(void **state)
 {
-	enum { CAP = 37, N = 1000 };
+	enum {
+		CAP = 37,
+		N = 1000
+	};
 	struct exe_hash_cache *c;
 	struct exe_file_key k;
 	char h[65], got[65];

@@ -21,9 +21,18 @@ struct parse_case {
 	int keep_alive; /* -1: don't check */
 };
 
-#define OK(n, in, m, p, q, ka) {n, in, 0, -1, 0, m, p, q, ka}
-#define MORE(n, in) {n, in, 0, 0, 0, NULL, NULL, NULL, -1}
-#define BAD(n, in, r, st) {n, in, 0, r, st, NULL, NULL, NULL, -1}
+#define OK(n, in, m, p, q, ka)               \
+	{                                    \
+		n, in, 0, -1, 0, m, p, q, ka \
+	}
+#define MORE(n, in)                                  \
+	{                                            \
+		n, in, 0, 0, 0, NULL, NULL, NULL, -1 \
+	}
+#define BAD(n, in, r, st)                             \
+	{                                             \
+		n, in, 0, r, st, NULL, NULL, NULL, -1 \
+	}
 
 static const struct parse_case parse_cases[] = {
 	OK("simple get", "GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n", "GET", "/v1/status",
@@ -44,8 +53,8 @@ static const struct parse_case parse_cases[] = {
 	   "/v1/status", "x=1", 1),
 	OK("content-length 0", "GET /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "GET", "/a", "", 1),
 	OK("empty query", "GET /a? HTTP/1.1\r\n\r\n", "GET", "/a", "", 1),
-	OK("ows around value", "GET /a HTTP/1.1\r\nConnection: \t close \t\r\n\r\n", "GET", "/a", "",
-	   0),
+	OK("ows around value", "GET /a HTTP/1.1\r\nConnection: \t close \t\r\n\r\n", "GET", "/a",
+	   "", 0),
 	OK("post parses (routing decides)", "POST /v1/x HTTP/1.1\r\n\r\n", "POST", "/v1/x", "", 1),
 	OK("obs-text in value", "GET /a HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n", "GET", "/a", "", 1),
 
@@ -287,9 +296,9 @@ static void test_format_response(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_table),   cmocka_unit_test(test_nul_bytes),
-		cmocka_unit_test(test_split_reads),   cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_query_table),   cmocka_unit_test(test_format_response),
+		cmocka_unit_test(test_parse_table), cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_split_reads), cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_query_table), cmocka_unit_test(test_format_response),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

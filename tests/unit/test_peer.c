@@ -20,12 +20,9 @@ static void test_backend_names(void **state)
 		const char *name;
 		enum peer_backend b;
 	} rows[] = {
-		{"auto", PEER_BACKEND_AUTO},
-		{"lsm", PEER_BACKEND_LSM},
-		{"fexit", PEER_BACKEND_FEXIT},
-		{"connect_unix", PEER_BACKEND_CONNECT_UNIX},
-		{"pidfd", PEER_BACKEND_PIDFD},
-		{"peercred", PEER_BACKEND_PEERCRED},
+		{"auto", PEER_BACKEND_AUTO},   {"lsm", PEER_BACKEND_LSM},
+		{"fexit", PEER_BACKEND_FEXIT}, {"connect_unix", PEER_BACKEND_CONNECT_UNIX},
+		{"pidfd", PEER_BACKEND_PIDFD}, {"peercred", PEER_BACKEND_PEERCRED},
 		{"proc", PEER_BACKEND_PROC},
 	};
 	enum peer_backend b;
@@ -49,7 +46,7 @@ static void test_backend_bad_names(void **state)
 	}
 	assert_int_equal(peer_backend_from_name(NULL, &b), -EINVAL);
 	assert_non_null(peer_backend_name(PEER_BACKEND_COUNT));
-	assert_non_null(peer_backend_name((enum peer_backend)-1));
+	assert_non_null(peer_backend_name((enum peer_backend) - 1));
 }
 
 static void test_dev_from_kernel(void **state)
@@ -59,9 +56,9 @@ static void test_dev_from_kernel(void **state)
 		unsigned int major, minor;
 	} rows[] = {
 		{0, 0, 0},
-		{(8u << 20) | 1, 8, 1},		/* sda1 */
-		{(259u << 20) | 3, 259, 3},	/* nvme0n1p3 */
-		{(0u << 20) | 38, 0, 38},	/* anonymous (overlayfs, tmpfs) */
+		{(8u << 20) | 1, 8, 1},	    /* sda1 */
+		{(259u << 20) | 3, 259, 3}, /* nvme0n1p3 */
+		{(0u << 20) | 38, 0, 38},   /* anonymous (overlayfs, tmpfs) */
 		{(4095u << 20) | 0xfffff, 4095, 0xfffff},
 	};
 

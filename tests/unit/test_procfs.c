@@ -43,16 +43,18 @@ static void test_parse_stat(void **state)
 		uint64_t start;
 	} rows[] = {
 		{"plain", "42 (bash) S " STAT_MID " 89427 " STAT_TAIL, 0, "bash", 'S', 89427},
-		{"parens and spaces", "42 (a) b (c) R " STAT_MID " 7 " STAT_TAIL, 0, "a) b (c", 'R', 7},
-		{"spoofed fields", "42 (x) S 1 2 3) Z " STAT_MID " 5 " STAT_TAIL, 0, "x) S 1 2 3", 'Z',
-		 5},
-		{"long kthread name", "7 (kworker/u8:2-events_unbound) I " STAT_MID " 9 " STAT_TAIL, 0,
-		 "kworker/u8:2-ev", 'I', 9},
+		{"parens and spaces", "42 (a) b (c) R " STAT_MID " 7 " STAT_TAIL, 0, "a) b (c", 'R',
+		 7},
+		{"spoofed fields", "42 (x) S 1 2 3) Z " STAT_MID " 5 " STAT_TAIL, 0, "x) S 1 2 3",
+		 'Z', 5},
+		{"long kthread name", "7 (kworker/u8:2-events_unbound) I " STAT_MID " 9 " STAT_TAIL,
+		 0, "kworker/u8:2-ev", 'I', 9},
 		{"empty comm", "42 () S " STAT_MID " 1 " STAT_TAIL, 0, "", 'S', 1},
 		{"newline in comm", "42 (a\nb) S " STAT_MID " 2 " STAT_TAIL, 0, "a\nb", 'S', 2},
 		{"starttime last, no newline", "42 (x) S " STAT_MID " 3", 0, "x", 'S', 3},
 		{"starttime last, newline", "42 (x) S " STAT_MID " 4\n", 0, "x", 'S', 4},
-		{"max u64", "42 (x) S " STAT_MID " 18446744073709551615\n", 0, "x", 'S', UINT64_MAX},
+		{"max u64", "42 (x) S " STAT_MID " 18446744073709551615\n", 0, "x", 'S',
+		 UINT64_MAX},
 		{"u64 overflow", "42 (x) S " STAT_MID " 18446744073709551616\n", -EPROTO, "", 0, 0},
 		{"field 21 missing", "42 (x) S 1 2 3 0 -1 4194560 10 0 0 0 1 2 0 0 20 0 1", -EPROTO,
 		 "", 0, 0},
@@ -78,9 +80,9 @@ static void test_parse_stat(void **state)
 		ret = procfs_parse_stat_state(rows[i].text, strlen(rows[i].text), comm, &st, &start,
 					      err);
 		assert_int_equal(ret, rows[i].want);
-		assert_int_equal(procfs_parse_stat(rows[i].text, strlen(rows[i].text), comm,
-						   &start2, err),
-				 rows[i].want);
+		assert_int_equal(
+			procfs_parse_stat(rows[i].text, strlen(rows[i].text), comm, &start2, err),
+			rows[i].want);
 		if (ret < 0) {
 			assert_true(strncmp(err, "stat: ", 6) == 0);
 			continue;
@@ -127,26 +129,28 @@ static void test_parse_status(void **state)
 		 0, 1000, 0, 100, 5, 3, 4, 27, false},
 		{"no groups (kernel prints a space)",
 		 "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t \n", 0, 0, 0, 0, 0, 0, 0, 0, false},
-		{"no groups, bare", "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:", 0, 0, 0, 0, 0, 0, 0,
-		 0, false},
+		{"no groups, bare", "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:", 0, 0, 0, 0, 0, 0,
+		 0, 0, false},
 		{"max uid", "Uid:\t4294967295\t1\t2\t3\nGid:\t7\t8\t9\t10\nGroups:\t1\n", 0,
 		 4294967295u, 1, 7, 8, 1, 1, 1, false},
-		{"uid overflow", "Uid:\t4294967296\t1\t2\t3\nGid:\t7\t8\t9\t10\nGroups:\t1\n", -EPROTO,
-		 0, 0, 0, 0, 0, 0, 0, false},
-		{"uid three fields", "Uid:\t1\t2\t3\nGid:\t7\t8\t9\t10\nGroups:\t1\n", -EPROTO, 0, 0, 0,
-		 0, 0, 0, 0, false},
-		{"uid five fields", "Uid:\t1\t2\t3\t4\t5\nGid:\t7\t8\t9\t10\nGroups:\t1\n", -EPROTO, 0,
+		{"uid overflow", "Uid:\t4294967296\t1\t2\t3\nGid:\t7\t8\t9\t10\nGroups:\t1\n",
+		 -EPROTO, 0, 0, 0, 0, 0, 0, 0, false},
+		{"uid three fields", "Uid:\t1\t2\t3\nGid:\t7\t8\t9\t10\nGroups:\t1\n", -EPROTO, 0,
 		 0, 0, 0, 0, 0, 0, false},
-		{"uid not a number", "Uid:\t1\tx\t3\t4\nGid:\t7\t8\t9\t10\nGroups:\t1\n", -EPROTO, 0, 0,
+		{"uid five fields", "Uid:\t1\t2\t3\t4\t5\nGid:\t7\t8\t9\t10\nGroups:\t1\n", -EPROTO,
+		 0, 0, 0, 0, 0, 0, 0, false},
+		{"uid not a number", "Uid:\t1\tx\t3\t4\nGid:\t7\t8\t9\t10\nGroups:\t1\n", -EPROTO,
+		 0, 0, 0, 0, 0, 0, 0, false},
+		{"negative gid", "Uid:\t1\t2\t3\t4\nGid:\t-7\t8\t9\t10\nGroups:\t1\n", -EPROTO, 0,
+		 0, 0, 0, 0, 0, 0, false},
+		{"bad group", "Uid:\t1\t2\t3\t4\nGid:\t7\t8\t9\t10\nGroups:\t1 2x\n", -EPROTO, 0, 0,
 		 0, 0, 0, 0, 0, false},
-		{"negative gid", "Uid:\t1\t2\t3\t4\nGid:\t-7\t8\t9\t10\nGroups:\t1\n", -EPROTO, 0, 0, 0,
-		 0, 0, 0, 0, false},
-		{"bad group", "Uid:\t1\t2\t3\t4\nGid:\t7\t8\t9\t10\nGroups:\t1 2x\n", -EPROTO, 0, 0, 0,
-		 0, 0, 0, 0, false},
-		{"missing Gid", "Uid:\t1\t2\t3\t4\nGroups:\t1\n", -EPROTO, 0, 0, 0, 0, 0, 0, 0, false},
-		{"missing Groups", "Uid:\t1\t2\t3\t4\nGid:\t7\t8\t9\t10\n", -EPROTO, 0, 0, 0, 0, 0, 0,
-		 0, false},
-		{"missing Uid", "Gid:\t7\t8\t9\t10\nGroups:\t1\n", -EPROTO, 0, 0, 0, 0, 0, 0, 0, false},
+		{"missing Gid", "Uid:\t1\t2\t3\t4\nGroups:\t1\n", -EPROTO, 0, 0, 0, 0, 0, 0, 0,
+		 false},
+		{"missing Groups", "Uid:\t1\t2\t3\t4\nGid:\t7\t8\t9\t10\n", -EPROTO, 0, 0, 0, 0, 0,
+		 0, 0, false},
+		{"missing Uid", "Gid:\t7\t8\t9\t10\nGroups:\t1\n", -EPROTO, 0, 0, 0, 0, 0, 0, 0,
+		 false},
 		{"repeated Uid", "Uid:\t1\t2\t3\t4\nUid:\t0\t0\t0\t0\nGid:\t7\t8\t9\t10\nGroups:\n",
 		 -EPROTO, 0, 0, 0, 0, 0, 0, 0, false},
 		{"key not at line start", "Name:\tUid:\t0\t0\t0\t0\nGid:\t7\t8\t9\t10\nGroups:\n",
@@ -223,10 +227,10 @@ static void test_parse_cgroup(void **state)
 		int want;
 		const char *path;
 	} rows[] = {
-		{"hybrid host", "9:name=systemd:/\n8:pids:/\n4:memory:/a/b\n1:cpu:/\n0::/\n", 256, 0,
-		 "/"},
-		{"v2 only", "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope\n", 256, 0,
-		 "/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope"},
+		{"hybrid host", "9:name=systemd:/\n8:pids:/\n4:memory:/a/b\n1:cpu:/\n0::/\n", 256,
+		 0, "/"},
+		{"v2 only", "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope\n", 256,
+		 0, "/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope"},
 		{"no newline", "0::/user.slice", 256, 0, "/user.slice"},
 		{"spaces in path", "0::/a b/c\n", 256, 0, "/a b/c"},
 		{"v2 line first", "0::/x\n1:name=systemd:/y\n", 256, 0, "/x"},
@@ -576,9 +580,9 @@ static void server_stop(struct server *s)
 }
 
 enum client_mode {
-	CLIENT_STAY,	  /* connect, then wait for the parent to close the pipe */
-	CLIENT_EXIT,	  /* connect, then exit at once */
-	CLIENT_SETUID,	  /* connect, then become uid 65534 and wait */
+	CLIENT_STAY,   /* connect, then wait for the parent to close the pipe */
+	CLIENT_EXIT,   /* connect, then exit at once */
+	CLIENT_SETUID, /* connect, then become uid 65534 and wait */
 };
 
 /* Forks a client that connects to s. ready receives a byte once it has done its part. */

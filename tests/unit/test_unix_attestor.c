@@ -131,8 +131,8 @@ static void test_path_rules(void **state)
 static void test_selectors_from_attestor(void **state)
 {
 	static const char *const want[] = {
-		"unix:uid:0", "unix:user:root", "unix:gid:0", "unix:group:root",
-		"unix:path:/bin/true", "unix:pid:7",
+		"unix:uid:0",	   "unix:user:root",	  "unix:gid:0",
+		"unix:group:root", "unix:path:/bin/true", "unix:pid:7",
 	};
 	struct peer_identity p;
 	struct attr_set *s;
