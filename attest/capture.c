@@ -27,13 +27,13 @@
 #include "bpf/peer_capture.skel.h"
 #include "bpf/task_track.skel.h"
 
-#define BPFFS_ROOT		    "/sys/fs/bpf"
-#define BPF_CGROUP_UNIX_CONNECT_	    49 /* enum bpf_attach_type, kernel >= 6.7 */
+#define BPFFS_ROOT		     "/sys/fs/bpf"
+#define BPF_CGROUP_UNIX_CONNECT_     49 /* enum bpf_attach_type, kernel >= 6.7 */
 #define BPF_CGROUP_UNIX_GETSOCKNAME_ 53
-#define FILEID_KERNFS_		    0xfe
-#define MOUNTINFO_LINE_MAX	    8192
-#define CAPTURE_MAX_LINKS	    2
-#define TRACK_MAX_LINKS		    4
+#define FILEID_KERNFS_		     0xfe
+#define MOUNTINFO_LINE_MAX	     8192
+#define CAPTURE_MAX_LINKS	     2
+#define TRACK_MAX_LINKS		     4
 
 struct capture {
 	enum peer_backend backend;
@@ -270,7 +270,8 @@ static const char *hint_for(enum peer_backend b)
 	case PEER_BACKEND_FEXIT:
 		return "needs BPF trampolines (fexit, kernel >= 5.11 with BTF)";
 	case PEER_BACKEND_CONNECT_UNIX:
-		return "needs cgroup/connect_unix and cgroup/getsockname_unix (kernel >= 6.7) and a "
+		return "needs cgroup/connect_unix and cgroup/getsockname_unix (kernel >= 6.7) and "
+		       "a "
 		       "cgroup2 hierarchy";
 	default:
 		return "";
@@ -416,8 +417,8 @@ static int try_backend(struct capture *cap, enum peer_backend b, char why[CAPTUR
 		}
 		rc = procfs_pidfd_probe(err);
 		if (rc < 0) {
-			snprintf(why, CAPTURE_REASON_MAX, "SO_PEERPIDFD unavailable (kernel >= 6.5): %s",
-				 err);
+			snprintf(why, CAPTURE_REASON_MAX,
+				 "SO_PEERPIDFD unavailable (kernel >= 6.5): %s", err);
 			return rc;
 		}
 		snprintf(why, CAPTURE_REASON_MAX,
@@ -598,8 +599,10 @@ static int open_tracking(struct capture *cap, char why[CAPTURE_REASON_MAX])
 			break;
 	}
 	if (rc < 0) {
-		snprintf(why, CAPTURE_REASON_MAX, "tracking programs did not load: %s (tp_btf needs "
-			 "kernel >= 5.5 with BTF)", strerror(-rc));
+		snprintf(why, CAPTURE_REASON_MAX,
+			 "tracking programs did not load: %s (tp_btf needs "
+			 "kernel >= 5.5 with BTF)",
+			 strerror(-rc));
 		return rc;
 	}
 	cap->track = track;
@@ -644,7 +647,7 @@ static void close_tracking(struct capture *cap)
 int capture_open(const struct capture_opts *opts, struct capture **out, char err[CAPTURE_ERR_MAX])
 {
 	static const enum peer_backend order[] = {
-		PEER_BACKEND_LSM,   PEER_BACKEND_FEXIT,	  PEER_BACKEND_CONNECT_UNIX,
+		PEER_BACKEND_LSM,   PEER_BACKEND_FEXIT,	   PEER_BACKEND_CONNECT_UNIX,
 		PEER_BACKEND_PIDFD, PEER_BACKEND_PEERCRED,
 	};
 	struct capture *cap;
@@ -683,9 +686,9 @@ int capture_open(const struct capture_opts *opts, struct capture **out, char err
 		char pin_err[CAPTURE_ERR_MAX] = "";
 
 		rc = ensure_pin_dir(cap, pin_err);
-		if (rc < 0 && (opts->backend == PEER_BACKEND_LSM ||
-			       opts->backend == PEER_BACKEND_FEXIT ||
-			       opts->backend == PEER_BACKEND_CONNECT_UNIX)) {
+		if (rc < 0 &&
+		    (opts->backend == PEER_BACKEND_LSM || opts->backend == PEER_BACKEND_FEXIT ||
+		     opts->backend == PEER_BACKEND_CONNECT_UNIX)) {
 			snprintf(err, CAPTURE_ERR_MAX, "peer.backend %s: %s",
 				 peer_backend_name(opts->backend), pin_err);
 			goto fail;
@@ -733,7 +736,8 @@ int capture_open(const struct capture_opts *opts, struct capture **out, char err
 	if (opts->tracking && need_bpf) {
 		rc = open_tracking(cap, cap->report.tracking_reason);
 		if (rc < 0) {
-			cap_logf(cap, 2, "exec/cgroup tracking off: %s", cap->report.tracking_reason);
+			cap_logf(cap, 2, "exec/cgroup tracking off: %s",
+				 cap->report.tracking_reason);
 			close_tracking(cap);
 		} else {
 			cap->report.exec_tracking = true;
@@ -791,8 +795,8 @@ int capture_add_listener(struct capture *cap, const char *path, char err[CAPTURE
 		    0 ||
 	    bpf_map_update_elem(bpf_map__fd(cap->skel->maps.listen_paths), &slot, &lp, BPF_ANY) <
 		    0 ||
-	    bpf_map_update_elem(bpf_map__fd(cap->skel->maps.capture_config), &zero, &cfg,
-				BPF_ANY) < 0) {
+	    bpf_map_update_elem(bpf_map__fd(cap->skel->maps.capture_config), &zero, &cfg, BPF_ANY) <
+		    0) {
 		snprintf(err, CAPTURE_ERR_MAX, "%s: cannot register listener in BPF maps: %s", path,
 			 strerror(errno));
 		return -errno;
@@ -917,7 +921,8 @@ int capture_peer(struct capture *cap, int fd, struct peer_identity *out, char er
 			if (rc == -ENOENT) {
 				snprintf(err, CAPTURE_ERR_MAX,
 					 "no connect-time capture for this connection (the client "
-					 "connected through a path the BPF filter does not know, e.g. "
+					 "connected through a path the BPF filter does not know, "
+					 "e.g. "
 					 "a symlink or bind mount of the socket)");
 				return -ENODATA;
 			}

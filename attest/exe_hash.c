@@ -29,6 +29,7 @@ static void exe_key_from_stat(const struct stat *st, struct exe_file_key *key)
 	key->ino = st->st_ino;
 	key->size = st->st_size;
 	key->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	key->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
 static bool exe_matches(const struct peer_identity *peer, const struct stat *st)
@@ -148,7 +149,7 @@ static bool exe_key_same_file_state(const struct exe_file_key *key, const struct
 
 	exe_key_from_stat(st, &now);
 	return now.dev == key->dev && now.ino == key->ino && now.size == key->size &&
-	       now.mtime_ns == key->mtime_ns;
+	       now.mtime_ns == key->mtime_ns && now.ctime_ns == key->ctime_ns;
 }
 
 int exe_hash_sha256_fd(int fd, const struct exe_file_key *key, uint64_t size_limit, char hex[65],
@@ -285,13 +286,14 @@ static uint32_t exe_bucket(const struct exe_hash_cache *c, const struct exe_file
 	h = exe_mix(h ^ (uint64_t)k->ino);
 	h = exe_mix(h ^ (uint64_t)k->size);
 	h = exe_mix(h ^ (uint64_t)k->mtime_ns);
+	h = exe_mix(h ^ (uint64_t)k->ctime_ns);
 	return (uint32_t)(h & (c->nbuckets - 1));
 }
 
 static bool exe_key_eq(const struct exe_file_key *a, const struct exe_file_key *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime_ns == b->mtime_ns;
+	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
 int exe_hash_cache_new(size_t capacity, struct exe_hash_cache **out)

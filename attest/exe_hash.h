@@ -3,7 +3,7 @@
  * exe_hash_open (loop thread) opens only a file whose (dev, ino) match the captured ones;
  * exe_hash_sha256_fd (worker thread, no shared state) hashes that fd and reports a file that
  * changed while hashing; the LRU cache (loop thread only, no locks) is keyed by
- * (dev, ino, size, mtime) so a rewritten file is hashed again.
+ * (dev, ino, size, mtime, ctime) so a rewritten file is hashed again.
  */
 #ifndef ATTEST_EXE_HASH_H
 #define ATTEST_EXE_HASH_H
@@ -24,6 +24,7 @@ struct exe_file_key {
 	ino_t ino;
 	off_t size;
 	int64_t mtime_ns;
+	int64_t ctime_ns; /* utimes() can restore mtime, not ctime: a rewrite always shows */
 };
 
 /*

@@ -41,13 +41,13 @@ struct peer_identity {
 	uint32_t ngroups; /* entries in groups[]; see groups_truncated */
 	gid_t groups[ATTESTD_MAX_GROUPS];
 	bool groups_truncated;
-	uint64_t cgroup_id; /* 0 = unknown */
+	uint64_t cgroup_id;		 /* 0 = unknown */
 	char cgroup_path[PEER_PATH_MAX]; /* relative to the cgroup2 root; "" = unknown */
 	uint32_t mnt_ns, pid_ns, net_ns, user_ns;
 	dev_t exe_dev; /* user-space dev_t (as in struct stat) */
 	uint64_t exe_ino;
-	bool exe_known;			/* exe_dev/exe_ino valid */
-	char exe_path[PEER_PATH_MAX];	/* "" = unknown */
+	bool exe_known;		      /* exe_dev/exe_ino valid */
+	char exe_path[PEER_PATH_MAX]; /* "" = unknown */
 	char comm[ATTESTD_COMM_LEN];
 	enum peer_backend backend;
 	bool race_free; /* captured at connect time, immune to exit/exec/pid reuse */

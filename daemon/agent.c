@@ -170,7 +170,7 @@ static void hash_job_done(void *arg)
 static bool same_key(const struct exe_file_key *a, const struct exe_file_key *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime_ns == b->mtime_ns;
+	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
 /* Adds unix.sha256 now (cache), later (worker), or never (no matching file). */
@@ -283,8 +283,10 @@ static void capture_connection(struct agent *agent, int fd, struct attestation *
 		agent->counters.captures_missing++;
 		if (agent->require_race_free) {
 			at->result = rc;
-			snprintf(at->error, sizeof(at->error), "%s; peer.require_race_free forbids "
-				 "reading /proc instead", err);
+			snprintf(at->error, sizeof(at->error),
+				 "%s; peer.require_race_free forbids "
+				 "reading /proc instead",
+				 err);
 			return;
 		}
 		rc = procfs_peer_from_pidfd(fd, &at->peer, fb_err);
@@ -292,7 +294,8 @@ static void capture_connection(struct agent *agent, int fd, struct attestation *
 			rc = procfs_peer_from_peercred(fd, &at->peer, fb_err);
 		if (rc < 0) {
 			at->result = rc;
-			snprintf(at->error, sizeof(at->error), "%s; fallback failed: %s", err, fb_err);
+			snprintf(at->error, sizeof(at->error), "%s; fallback failed: %s", err,
+				 fb_err);
 			return;
 		}
 		at->peer.race_free = false;
@@ -405,9 +408,9 @@ static int prepare_socket_path(const char *path, char err[AGENT_ERR_MAX])
 	return 0;
 }
 
-int agent_new(const struct agent_opts *opts, struct loop *loop, struct log *lg,
-	      struct capture *cap, struct workers *workers, struct audit *audit,
-	      struct agent **out, char err[AGENT_ERR_MAX])
+int agent_new(const struct agent_opts *opts, struct loop *loop, struct log *lg, struct capture *cap,
+	      struct workers *workers, struct audit *audit, struct agent **out,
+	      char err[AGENT_ERR_MAX])
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char cap_err[CAPTURE_ERR_MAX] = "";
@@ -450,7 +453,8 @@ int agent_new(const struct agent_opts *opts, struct loop *loop, struct log *lg,
 	if (agent->listen_fd < 0 ||
 	    bind(agent->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
 	    /* Any workload may connect: identity comes from attestation, not permissions. */
-	    chmod(agent->socket_path, 0777) < 0 || listen(agent->listen_fd, AGENT_LISTEN_BACKLOG) < 0) {
+	    chmod(agent->socket_path, 0777) < 0 ||
+	    listen(agent->listen_fd, AGENT_LISTEN_BACKLOG) < 0) {
 		rc = -errno;
 		snprintf(err, AGENT_ERR_MAX, "socket %s: %s", agent->socket_path, strerror(errno));
 		goto fail;

@@ -43,9 +43,9 @@ struct agent;
 
 /* Binds the agent socket (mode 0777), registers it with capture, starts accepting.
  * All pointers must outlive the agent. Caller frees with agent_free(). */
-int agent_new(const struct agent_opts *opts, struct loop *loop, struct log *lg,
-	      struct capture *cap, struct workers *workers, struct audit *audit,
-	      struct agent **out, char err[AGENT_ERR_MAX]);
+int agent_new(const struct agent_opts *opts, struct loop *loop, struct log *lg, struct capture *cap,
+	      struct workers *workers, struct audit *audit, struct agent **out,
+	      char err[AGENT_ERR_MAX]);
 /* Stops accepting, unlinks the socket. In-flight attestations finish first if the loop still
  * runs; otherwise they are dropped when the workers are freed. */
 void agent_free(struct agent *agent);

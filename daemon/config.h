@@ -23,18 +23,18 @@
 #define CONFIG_ERR_MAX	       256
 
 struct config {
-	char trust_domain[CONFIG_NAME_MAX];	       /* trust_domain: example.org */
-	char socket_path[CONFIG_SOCKET_PATH_MAX];      /* socket: /run/attestd/agent.sock */
+	char trust_domain[CONFIG_NAME_MAX];		/* trust_domain: example.org */
+	char socket_path[CONFIG_SOCKET_PATH_MAX];	/* socket: /run/attestd/agent.sock */
 	char admin_socket_path[CONFIG_SOCKET_PATH_MAX]; /* admin_socket: /run/attestd/admin.sock */
-	char state_dir[CONFIG_PATH_MAX];	       /* state_dir: /var/lib/attestd */
-	enum log_level log_level;		       /* log: {level: info} */
-	enum peer_backend peer_backend;		       /* peer: {backend: auto} */
-	bool require_race_free;			       /* peer: {require_race_free: false} */
-	char bpf_pin_dir[CONFIG_PATH_MAX];	       /* peer: {pin_dir: /sys/fs/bpf/attestd} */
-	uint32_t audit_entries;			       /* audit: {entries: 4096} */
-	uint32_t worker_threads;		       /* workers: {threads: 2} (1..64) */
-	bool unix_enabled;			       /* attestors: {unix: {enabled: true}} */
-	uint64_t hash_size_limit;		       /* attestors.unix.hash_size_limit: 0 = none */
+	char state_dir[CONFIG_PATH_MAX];		/* state_dir: /var/lib/attestd */
+	enum log_level log_level;			/* log: {level: info} */
+	enum peer_backend peer_backend;			/* peer: {backend: auto} */
+	bool require_race_free;				/* peer: {require_race_free: false} */
+	char bpf_pin_dir[CONFIG_PATH_MAX];		/* peer: {pin_dir: /sys/fs/bpf/attestd} */
+	uint32_t audit_entries;				/* audit: {entries: 4096} */
+	uint32_t worker_threads;			/* workers: {threads: 2} (1..64) */
+	bool unix_enabled;				/* attestors: {unix: {enabled: true}} */
+	uint64_t hash_size_limit; /* attestors.unix.hash_size_limit: 0 = none */
 };
 
 /* Fills *out with the embedded defaults. */

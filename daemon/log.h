@@ -11,7 +11,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_level {
+	LOG_DEBUG = 0,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR
+};
 
 struct log {
 	enum log_level min_level;
@@ -20,7 +25,13 @@ struct log {
 
 #define LOG_MAX_KV 12
 
-enum log_kv_type { LOG_KV_INT, LOG_KV_UINT, LOG_KV_STR, LOG_KV_DOUBLE, LOG_KV_BOOL };
+enum log_kv_type {
+	LOG_KV_INT,
+	LOG_KV_UINT,
+	LOG_KV_STR,
+	LOG_KV_DOUBLE,
+	LOG_KV_BOOL
+};
 
 struct log_kv {
 	const char *key;
@@ -65,52 +76,52 @@ static inline struct log_kv log_kv_s_(const char *k, const char *v)
 {
 	return (struct log_kv){.key = k, .type = LOG_KV_STR, .s = v};
 }
-#define LOG_KV_(k, v)                                                                              \
-	_Generic((v),                                                                              \
-		_Bool: log_kv_b_,                                                                  \
-		char: log_kv_i_,                                                                   \
-		signed char: log_kv_i_,                                                            \
-		short: log_kv_i_,                                                                  \
-		int: log_kv_i_,                                                                    \
-		long: log_kv_i_,                                                                   \
-		long long: log_kv_i_,                                                              \
-		unsigned char: log_kv_u_,                                                          \
-		unsigned short: log_kv_u_,                                                         \
-		unsigned int: log_kv_u_,                                                           \
-		unsigned long: log_kv_u_,                                                          \
-		unsigned long long: log_kv_u_,                                                     \
-		float: log_kv_d_,                                                                  \
-		double: log_kv_d_,                                                                 \
-		default: log_kv_s_)(k, v)
+#define LOG_KV_(k, v)                            \
+	_Generic((v), _Bool                      \
+		 : log_kv_b_, char               \
+		 : log_kv_i_, signed char        \
+		 : log_kv_i_, short              \
+		 : log_kv_i_, int                \
+		 : log_kv_i_, long               \
+		 : log_kv_i_, long long          \
+		 : log_kv_i_, unsigned char      \
+		 : log_kv_u_, unsigned short     \
+		 : log_kv_u_, unsigned int       \
+		 : log_kv_u_, unsigned long      \
+		 : log_kv_u_, unsigned long long \
+		 : log_kv_u_, float              \
+		 : log_kv_d_, double             \
+		 : log_kv_d_, default            \
+		 : log_kv_s_)(k, v)
 
-#define LOG_PAIRS_0()		   (struct log_kv[1]){{0}}, 0
-#define LOG_PAIRS_2(k1, v1)	   (struct log_kv[]){LOG_KV_(k1, v1)}, 1
+#define LOG_PAIRS_0()		    (struct log_kv[1]){{0}}, 0
+#define LOG_PAIRS_2(k1, v1)	    (struct log_kv[]){LOG_KV_(k1, v1)}, 1
 #define LOG_PAIRS_4(k1, v1, k2, v2) (struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2)}, 2
-#define LOG_PAIRS_6(k1, v1, k2, v2, k3, v3)                                                        \
+#define LOG_PAIRS_6(k1, v1, k2, v2, k3, v3) \
 	(struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2), LOG_KV_(k3, v3)}, 3
-#define LOG_PAIRS_8(k1, v1, k2, v2, k3, v3, k4, v4)                                                \
+#define LOG_PAIRS_8(k1, v1, k2, v2, k3, v3, k4, v4) \
 	(struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2), LOG_KV_(k3, v3), LOG_KV_(k4, v4)}, 4
-#define LOG_PAIRS_10(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5)                                       \
-	(struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2), LOG_KV_(k3, v3), LOG_KV_(k4, v4),      \
-			  LOG_KV_(k5, v5)},                                                        \
+#define LOG_PAIRS_10(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5)                                  \
+	(struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2), LOG_KV_(k3, v3), LOG_KV_(k4, v4), \
+			  LOG_KV_(k5, v5)},                                                   \
 		5
-#define LOG_PAIRS_12(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5, k6, v6)                               \
-	(struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2), LOG_KV_(k3, v3), LOG_KV_(k4, v4),      \
-			  LOG_KV_(k5, v5), LOG_KV_(k6, v6)},                                       \
+#define LOG_PAIRS_12(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5, k6, v6)          \
+	(struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2), LOG_KV_(k3, v3),  \
+			  LOG_KV_(k4, v4), LOG_KV_(k5, v5), LOG_KV_(k6, v6)}, \
 		6
-#define LOG_PAIRS_14(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5, k6, v6, k7, v7)                       \
-	(struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2), LOG_KV_(k3, v3), LOG_KV_(k4, v4),      \
-			  LOG_KV_(k5, v5), LOG_KV_(k6, v6), LOG_KV_(k7, v7)},                      \
+#define LOG_PAIRS_14(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5, k6, v6, k7, v7)                  \
+	(struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2), LOG_KV_(k3, v3), LOG_KV_(k4, v4), \
+			  LOG_KV_(k5, v5), LOG_KV_(k6, v6), LOG_KV_(k7, v7)},                 \
 		7
-#define LOG_PAIRS_16(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5, k6, v6, k7, v7, k8, v8)               \
-	(struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2), LOG_KV_(k3, v3), LOG_KV_(k4, v4),      \
-			  LOG_KV_(k5, v5), LOG_KV_(k6, v6), LOG_KV_(k7, v7), LOG_KV_(k8, v8)},     \
+#define LOG_PAIRS_16(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5, k6, v6, k7, v7, k8, v8)           \
+	(struct log_kv[]){LOG_KV_(k1, v1), LOG_KV_(k2, v2), LOG_KV_(k3, v3), LOG_KV_(k4, v4),  \
+			  LOG_KV_(k5, v5), LOG_KV_(k6, v6), LOG_KV_(k7, v7), LOG_KV_(k8, v8)}, \
 		8
 /* Counts the key/value arguments (0, 2, 4, ...). __VA_OPT__ is supported by gcc >= 8 and
  * clang >= 6 in every C mode. */
-#define LOG_NARGS_(...)                                                                            \
-	LOG_NARGS_I_(_ __VA_OPT__(, ) __VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, \
-		     2, 1, 0)
+#define LOG_NARGS_(...)                                                                          \
+	LOG_NARGS_I_(_ __VA_OPT__(, ) __VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, \
+		     3, 2, 1, 0)
 #define LOG_NARGS_I_(_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, N, \
 		     ...)                                                                          \
 	N
@@ -118,10 +129,10 @@ static inline struct log_kv log_kv_s_(const char *k, const char *v)
 #define LOG_CAT_I_(a, b) a##b
 #define LOG_PAIRS_(...)	 LOG_CAT_(LOG_PAIRS_, LOG_NARGS_(__VA_ARGS__))(__VA_ARGS__)
 
-#define log_at_(lg, level, msg, ...)                                                               \
-	do {                                                                                       \
-		if (log_enabled((lg), (level)))                                                    \
-			log_emit((lg), (level), (msg), LOG_PAIRS_(__VA_ARGS__));                   \
+#define log_at_(lg, level, msg, ...)                                             \
+	do {                                                                     \
+		if (log_enabled((lg), (level)))                                  \
+			log_emit((lg), (level), (msg), LOG_PAIRS_(__VA_ARGS__)); \
 	} while (0)
 
 /* log_info(lg, "msg") or log_info(lg, "msg", "key", value, ...) */

@@ -30,7 +30,7 @@
 #include "daemon/loop.h"
 #include "daemon/workers.h"
 
-#define PID_MAX_LIMIT	    4194304 /* kernel's upper bound for pid_max */
+#define PID_MAX_LIMIT		   4194304 /* kernel's upper bound for pid_max */
 #define ATTESTATIONS_LIMIT_DEFAULT 100
 
 /* libbpf's print callback has no user argument; these are its only way to the logger. */
@@ -114,34 +114,34 @@ static json_t *status_json(struct daemon *d)
 	for (int b = PEER_BACKEND_LSM; b <= PEER_BACKEND_PEERCRED; b++) {
 		const struct capture_backend_report *br = &r->backends[b];
 
-		json_array_append_new(
-			backends, json_pack("{s:s, s:s, s:s?}", "name", peer_backend_name(b),
-					    "status", backend_status_name(br->status), "reason",
-					    br->reason[0] ? br->reason : NULL));
+		json_array_append_new(backends,
+				      json_pack("{s:s, s:s, s:s?}", "name", peer_backend_name(b),
+						"status", backend_status_name(br->status), "reason",
+						br->reason[0] ? br->reason : NULL));
 	}
-	return json_pack(
-		"{s:s, s:I, s:s, s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:b, s:o,"
-		" s:{s:s?, s:s?, s:s?, s:o, s:o, s:I, s:I},"
-		" s:{s:I, s:I, s:I, s:I, s:I, s:I},"
-		" s:{s:I, s:I, s:I}}",
-		"version", ATTESTD_VERSION, "pid", (json_int_t)getpid(), "kernel", d->kernel,
-		"uptime_s", (json_int_t)((mono_ms() - d->start_mono_ms) / 1000), "backend",
-		peer_backend_name(r->chosen), "race_free", r->race_free, "trust_domain",
-		d->cfg.trust_domain, "socket", d->cfg.socket_path, "admin_socket",
-		d->cfg.admin_socket_path, "pin_dir", d->cfg.bpf_pin_dir, "pins_reused", r->pins_reused,
-		"backends", backends,
-		"tracking", "exec", r->exec_tracking ? "tp_btf/sched_process_exec+sched_process_fork" : NULL,
-		"cgroup", r->cgroup_tracking ? "tp_btf/cgroup_mkdir+cgroup_rmdir" : NULL, "reason",
-		r->tracking_reason[0] ? r->tracking_reason : NULL, "exe_entries",
-		exe_n >= 0 ? json_integer(exe_n) : json_null(), "cgroup_entries",
-		cg_n >= 0 ? json_integer(cg_n) : json_null(), "exe_seeded",
-		(json_int_t)r->exe_seeded, "cgroup_seeded", (json_int_t)r->cgroup_seeded,
-		"counters", "connections", (json_int_t)c->connections, "attested",
-		(json_int_t)c->attested, "errors", (json_int_t)c->errors, "captures_missing",
-		(json_int_t)c->captures_missing, "hashes", (json_int_t)c->hashes, "admin_requests",
-		(json_int_t)d->admin_requests, "audit", "entries",
-		(json_int_t)audit_size(d->audit), "capacity", (json_int_t)d->cfg.audit_entries,
-		"total", (json_int_t)audit_count(d->audit));
+	return json_pack("{s:s, s:I, s:s, s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:b, s:o,"
+			 " s:{s:s?, s:s?, s:s?, s:o, s:o, s:I, s:I},"
+			 " s:{s:I, s:I, s:I, s:I, s:I, s:I},"
+			 " s:{s:I, s:I, s:I}}",
+			 "version", ATTESTD_VERSION, "pid", (json_int_t)getpid(), "kernel",
+			 d->kernel, "uptime_s", (json_int_t)((mono_ms() - d->start_mono_ms) / 1000),
+			 "backend", peer_backend_name(r->chosen), "race_free", r->race_free,
+			 "trust_domain", d->cfg.trust_domain, "socket", d->cfg.socket_path,
+			 "admin_socket", d->cfg.admin_socket_path, "pin_dir", d->cfg.bpf_pin_dir,
+			 "pins_reused", r->pins_reused, "backends", backends, "tracking", "exec",
+			 r->exec_tracking ? "tp_btf/sched_process_exec+sched_process_fork" : NULL,
+			 "cgroup", r->cgroup_tracking ? "tp_btf/cgroup_mkdir+cgroup_rmdir" : NULL,
+			 "reason", r->tracking_reason[0] ? r->tracking_reason : NULL, "exe_entries",
+			 exe_n >= 0 ? json_integer(exe_n) : json_null(), "cgroup_entries",
+			 cg_n >= 0 ? json_integer(cg_n) : json_null(), "exe_seeded",
+			 (json_int_t)r->exe_seeded, "cgroup_seeded", (json_int_t)r->cgroup_seeded,
+			 "counters", "connections", (json_int_t)c->connections, "attested",
+			 (json_int_t)c->attested, "errors", (json_int_t)c->errors,
+			 "captures_missing", (json_int_t)c->captures_missing, "hashes",
+			 (json_int_t)c->hashes, "admin_requests", (json_int_t)d->admin_requests,
+			 "audit", "entries", (json_int_t)audit_size(d->audit), "capacity",
+			 (json_int_t)d->cfg.audit_entries, "total",
+			 (json_int_t)audit_count(d->audit));
 }
 
 static void route_status(struct admin_request *req, void *arg)
@@ -174,15 +174,17 @@ static bool query_uint(struct admin_request *req, const char *key, uint64_t min,
 		return false;
 	}
 	if (rc < 0 || buf[0] < '0' || buf[0] > '9') {
-		admin_respond_error(req, 400, "%s: expected a whole number from %" PRIu64
-				    " to %" PRIu64, key, min, max);
+		admin_respond_error(req, 400,
+				    "%s: expected a whole number from %" PRIu64 " to %" PRIu64, key,
+				    min, max);
 		return false;
 	}
 	errno = 0;
 	v = strtoull(buf, &end, 10);
 	if (errno || *end || v < min || v > max) {
-		admin_respond_error(req, 400, "%s=%s: expected a whole number from %" PRIu64
-				    " to %" PRIu64, key, buf, min, max);
+		admin_respond_error(req, 400,
+				    "%s=%s: expected a whole number from %" PRIu64 " to %" PRIu64,
+				    key, buf, min, max);
 		return false;
 	}
 	*out = v;
@@ -258,12 +260,15 @@ static void reload_config(struct daemon *d)
 	    next.require_race_free != d->cfg.require_race_free ||
 	    strcmp(next.bpf_pin_dir, d->cfg.bpf_pin_dir) != 0 ||
 	    next.audit_entries != d->cfg.audit_entries ||
-	    next.worker_threads != d->cfg.worker_threads || next.unix_enabled != d->cfg.unix_enabled ||
+	    next.worker_threads != d->cfg.worker_threads ||
+	    next.unix_enabled != d->cfg.unix_enabled ||
 	    next.hash_size_limit != d->cfg.hash_size_limit ||
 	    strcmp(next.trust_domain, d->cfg.trust_domain) != 0 ||
 	    strcmp(next.state_dir, d->cfg.state_dir) != 0)
-		log_warn(&d->log, "config reloaded: only log.level applies now; other changes need "
-			 "a restart", "path", d->config_path);
+		log_warn(&d->log,
+			 "config reloaded: only log.level applies now; other changes need "
+			 "a restart",
+			 "path", d->config_path);
 	else
 		log_info(&d->log, "config reloaded", "path", d->config_path, "log_level",
 			 log_level_name(next.log_level));
@@ -492,7 +497,8 @@ int main(int argc, char **argv)
 		rc = loop_run(d.loop);
 	daemon_stop(&d, true);
 	if (rc < 0) {
-		fprintf(stderr, "attestd: failed to start: %s (see the log above)\n", strerror(-rc));
+		fprintf(stderr, "attestd: failed to start: %s (see the log above)\n",
+			strerror(-rc));
 		return 1;
 	}
 	log_info(&d.log, "attestd stopped");

@@ -301,7 +301,12 @@ static void test_changed_while_hashing(void **state)
 	k2 = key;
 	k2.size = st.st_size;
 	k2.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	k2.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 	assert_int_equal(exe_hash_sha256_fd(fd, &k2, 0, got, err), 0);
+	/* mtime restored with utimes() after a rewrite: ctime still tells. */
+	k2.ctime_ns--;
+	assert_int_equal(exe_hash_sha256_fd(fd, &k2, 0, got, err), -EAGAIN);
+	k2.ctime_ns++;
 	k2.mtime_ns--;
 	assert_int_equal(exe_hash_sha256_fd(fd, &k2, 0, got, err), -EAGAIN);
 	close(fd);
