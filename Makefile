@@ -16,6 +16,10 @@ ARCH_BPF  := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+# clang has no -Wformat-truncation; tell it not to fail on the unknown -Wno- flag.
+ifneq ($(shell $(CC) --version 2>/dev/null | grep -c clang),0)
+WARN      += -Wno-unknown-warning-option
+endif
 CSTD      := -std=c17 -D_GNU_SOURCE
 CFLAGS    ?= -O2 -g
 PKGS      := libbpf libelf zlib yaml-0.1 jansson libcurl openssl libnghttp2

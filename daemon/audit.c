@@ -93,6 +93,8 @@ static json_t *peer_json(const struct peer_identity *p)
 	r = set_new(o, "egid", json_integer(p->egid), r);
 	r = set_new(o, "supplementary_gids", groups, r);
 	groups = NULL;
+	/* More groups than BPF captures: policy must not assume the list is complete. */
+	r = set_new(o, "supplementary_gids_truncated", json_boolean(p->groups_truncated), r);
 	r = set_new(o, "cgroup_id", p->cgroup_id ? u64_or_null(p->cgroup_id) : json_null(), r);
 	r = set_new(o, "cgroup_path",
 		    str_or_null(strnlen(p->cgroup_path, PEER_PATH_MAX) < PEER_PATH_MAX
