@@ -109,7 +109,7 @@ static void test_record_json_exact(void **state)
 		"{\"id\":1,\"time\":\"2026-11-22T21:40:01.123456Z\","
 		"\"socket\":\"/run/attestd/agent.sock\",\"peer\":{\"pid\":1234,\"tid\":1235,"
 		"\"start_time_ns\":5000000000,\"uid\":0,\"gid\":0,\"euid\":1000,\"egid\":1001,"
-		"\"supplementary_gids\":[4,27],\"cgroup_id\":4242,"
+		"\"supplementary_gids\":[4,27],\"supplementary_gids_truncated\":false,\"cgroup_id\":4242,"
 		"\"cgroup_path\":\"/system.slice/x.service\",\"exe\":\"/usr/bin/curl\","
 		"\"exe_dev\":2049,\"exe_ino\":123456,\"comm\":\"curl\",\"namespaces\":"
 		"{\"mnt\":4026531841,\"pid\":4026531836,\"net\":4026531840,\"user\":null},"
