@@ -125,7 +125,7 @@ e2e: all
 	ATTESTD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/e2e
 
 kernels: all
-	./tests/kernels/run-matrix
+	ATTESTD_BUILD=$(abspath $(BUILD)) ./tests/kernels/run-matrix
 
 FUZZ_BUILD = $(BUILD)/fuzz
 FUZZ_CFLAGS = $(CSTD) -O1 -g -I. -I$(BUILD) $(PKG_CFLAGS) -DATTESTD_VERSION='"fuzz"' \

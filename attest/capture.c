@@ -225,10 +225,15 @@ static int pin_link(struct capture *cap, struct bpf_link *link, struct bpf_progr
 	return bpf_link__pin(link, path);
 }
 
-/* Loads an object whose maps are pinned; stale, incompatible pins are removed and retried. */
+/*
+ * Loads an object whose maps are pinned. Returns -ESTALE when pins from an earlier attestd
+ * exist and the load failed: they may be incompatible, so they are removed and the caller
+ * retries once with a fresh object.
+ */
 static int load_pinned(struct capture *cap, struct bpf_object *obj)
 {
 	struct bpf_map *map;
+	bool had_pins = false;
 	int rc;
 
 	bpf_object__for_each_map(map, obj)
@@ -236,15 +241,16 @@ static int load_pinned(struct capture *cap, struct bpf_object *obj)
 		const char *pin = bpf_map__pin_path(map);
 
 		if (pin && access(pin, F_OK) == 0)
-			cap->report.pins_reused = true;
+			had_pins = true;
 	}
 	rc = bpf_object__load(obj);
-
-	if (rc == -EINVAL || rc == -EEXIST) {
-		cap_logf(cap, 2, "pinned maps in %s do not match this attestd; recreating them",
-			 cap->pin_dir);
+	if (rc == 0 && had_pins)
+		cap->report.pins_reused = true;
+	if (rc < 0 && had_pins) {
+		cap_logf(cap, 2, "loading with the maps pinned in %s failed (%s); recreating them",
+			 cap->pin_dir, strerror(-rc));
 		unpin_maps(cap, obj);
-		/* A failed load leaves the object unusable; callers reopen on failure. */
+		return -ESTALE;
 	}
 	return rc;
 }
@@ -317,6 +323,117 @@ fail:
 	return rc;
 }
 
+/* The active LSM list, for messages; "" when securityfs is not mounted. */
+static void read_lsm_list(char *buf, size_t len)
+{
+	int fd = open("/sys/kernel/security/lsm", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = 0;
+}
+
+static int lookup_capture(struct capture *cap, int fd, struct attestd_peer_identity *raw)
+{
+	struct sockaddr_un addr;
+	socklen_t alen = sizeof(addr);
+
+	/* connect_unix: getsockname() runs the hook that copies the client's capture onto fd. */
+	if (bpf_program__autoload(cap->skel->progs.capture_getsockname_unix) &&
+	    getsockname(fd, (struct sockaddr *)&addr, &alen) < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(bpf_map__fd(cap->skel->maps.peer_storage), &fd, raw) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Connects to a private socket and checks that the capture arrived. Attaching is not proof: an
+ * LSM program attaches fine when bpf is not an active LSM, and then never runs.
+ */
+static int selftest_backend(struct capture *cap, enum peer_backend b, char why[CAPTURE_REASON_MAX])
+{
+	char dir[] = "/tmp/attestd-selftest-XXXXXX", lsm[256];
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct attestd_listener_path lp = {}, empty = {};
+	struct attestd_listener_key key = {};
+	struct attestd_config cfg = {.daemon_tgid = (uint32_t)getpid()};
+	struct attestd_peer_identity raw = {};
+	uint32_t slot = cap->nlisteners, zero = 0;
+	int lfd = -1, cfd = -1, afd = -1, rc;
+	bool keyed = false;
+	struct stat st;
+
+	if (!mkdtemp(dir)) {
+		rc = -errno;
+		snprintf(why, CAPTURE_REASON_MAX, "self-test: cannot create %s: %s", dir,
+			 strerror(-rc));
+		return rc;
+	}
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/s", dir);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(lfd, 1) < 0 || stat(addr.sun_path, &st) < 0) {
+		rc = -errno;
+		snprintf(why, CAPTURE_REASON_MAX, "self-test: socket: %s", strerror(-rc));
+		goto out;
+	}
+	key.ino = st.st_ino;
+	key.dev = kernel_dev(st.st_dev);
+	lp.len = (uint32_t)strlen(addr.sun_path);
+	memcpy(lp.path, addr.sun_path, lp.len);
+	if (bpf_map_update_elem(bpf_map__fd(cap->skel->maps.listen_inodes), &key, &slot, BPF_ANY) <
+		    0 ||
+	    bpf_map_update_elem(bpf_map__fd(cap->skel->maps.listen_paths), &slot, &lp, BPF_ANY) <
+		    0 ||
+	    bpf_map_update_elem(bpf_map__fd(cap->skel->maps.capture_config), &zero, &cfg, BPF_ANY) <
+		    0) {
+		rc = -errno;
+		snprintf(why, CAPTURE_REASON_MAX, "self-test: map update: %s", strerror(-rc));
+		goto out;
+	}
+	keyed = true;
+	cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cfd < 0 || connect(cfd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    (afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		rc = -errno;
+		snprintf(why, CAPTURE_REASON_MAX, "self-test: connect: %s", strerror(-rc));
+		goto out;
+	}
+	rc = lookup_capture(cap, afd, &raw);
+	if (rc == 0 && raw.tgid != (uint32_t)getpid())
+		rc = -EPROTO;
+	if (rc < 0) {
+		read_lsm_list(lsm, sizeof(lsm));
+		if (b == PEER_BACKEND_LSM)
+			snprintf(why, CAPTURE_REASON_MAX,
+				 "attached, but the program never ran: BPF LSM is not active (add "
+				 "bpf to the lsm= kernel parameter)%s%s",
+				 lsm[0] ? "; active LSMs: " : "", lsm);
+		else
+			snprintf(why, CAPTURE_REASON_MAX,
+				 "attached, but a test connection was not captured: %s",
+				 rc == -EPROTO ? "another process was recorded" : strerror(-rc));
+		rc = -ENOTSUP;
+	}
+out:
+	if (keyed) {
+		bpf_map_delete_elem(bpf_map__fd(cap->skel->maps.listen_inodes), &key);
+		bpf_map_update_elem(bpf_map__fd(cap->skel->maps.listen_paths), &slot, &empty,
+				    BPF_ANY);
+	}
+	if (afd >= 0)
+		close(afd);
+	if (cfd >= 0)
+		close(cfd);
+	if (lfd >= 0)
+		close(lfd);
+	unlink(addr.sun_path);
+	rmdir(dir);
+	return rc;
+}
+
 static int try_capture_backend(struct capture *cap, enum peer_backend b,
 			       char why[CAPTURE_REASON_MAX])
 {
@@ -331,7 +448,7 @@ static int try_capture_backend(struct capture *cap, enum peer_backend b,
 		if (rc == 0)
 			break;
 		destroy_capture_skel(cap);
-		if (rc != -EINVAL && rc != -EEXIST)
+		if (rc != -ESTALE)
 			break;
 	}
 	if (rc < 0) {
@@ -367,6 +484,9 @@ static int try_capture_backend(struct capture *cap, enum peer_backend b,
 			goto fail;
 		}
 	}
+	rc = selftest_backend(cap, b, why);
+	if (rc < 0)
+		goto fail;
 	for (int i = 0; i < nprogs; i++) {
 		rc = pin_link(cap, cap->links[i], progs[i]);
 		if (rc < 0) {
@@ -595,13 +715,13 @@ static int open_tracking(struct capture *cap, char why[CAPTURE_REASON_MAX])
 			break;
 		task_track_bpf__destroy(track);
 		track = NULL;
-		if (rc != -EINVAL && rc != -EEXIST)
+		if (rc != -ESTALE)
 			break;
 	}
 	if (rc < 0) {
 		snprintf(why, CAPTURE_REASON_MAX,
-			 "tracking programs did not load: %s (tp_btf needs "
-			 "kernel >= 5.5 with BTF)",
+			 "tracking programs did not load: %s (tp_btf needs kernel >= 5.5 with BTF; "
+			 "the libbpf log at debug level has the verifier's reason)",
 			 strerror(-rc));
 		return rc;
 	}
@@ -901,31 +1021,26 @@ static void resolve_cgroup(struct capture *cap, uint64_t id, struct peer_identit
 int capture_peer(struct capture *cap, int fd, struct peer_identity *out, char err[CAPTURE_ERR_MAX])
 {
 	struct attestd_peer_identity raw;
-	struct sockaddr_un addr;
-	socklen_t alen = sizeof(addr);
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	switch (cap->report.chosen) {
 	case PEER_BACKEND_CONNECT_UNIX:
-		/* Runs cgroup/getsockname_unix, which copies the client's capture onto fd. */
-		if (getsockname(fd, (struct sockaddr *)&addr, &alen) < 0) {
-			snprintf(err, CAPTURE_ERR_MAX, "getsockname: %s", strerror(errno));
-			return -errno;
-		}
-		/* fallthrough */
 	case PEER_BACKEND_LSM:
 	case PEER_BACKEND_FEXIT:
-		if (bpf_map_lookup_elem(bpf_map__fd(cap->skel->maps.peer_storage), &fd, &raw) < 0) {
-			rc = -errno;
-			if (rc == -ENOENT) {
-				snprintf(err, CAPTURE_ERR_MAX,
-					 "no connect-time capture for this connection (the client "
-					 "connected through a path the BPF filter does not know, "
-					 "e.g. "
-					 "a symlink or bind mount of the socket)");
-				return -ENODATA;
-			}
+		rc = lookup_capture(cap, fd, &raw);
+		if (rc == -ENOENT) {
+			snprintf(err, CAPTURE_ERR_MAX,
+				 "no connect-time capture for this connection (it was made before "
+				 "attestd attached, or %s)",
+				 cap->report.chosen == PEER_BACKEND_CONNECT_UNIX
+					 ? "through a path the connect_unix filter does not know, "
+					   "e.g. "
+					   "a symlink or bind mount of the socket"
+					 : "to a socket file attestd did not register");
+			return -ENODATA;
+		}
+		if (rc < 0) {
 			snprintf(err, CAPTURE_ERR_MAX, "socket storage lookup: %s", strerror(-rc));
 			return rc;
 		}

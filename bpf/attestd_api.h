@@ -13,15 +13,15 @@
 #include <linux/types.h>
 #endif
 
-#define ATTESTD_COMM_LEN	 16
-#define ATTESTD_MAX_GROUPS	 32  /* supplementary groups captured; more sets a flag */
-#define ATTESTD_EXE_PATH_MAX	 512 /* exe path bytes kept per exec; longer sets a flag */
-#define ATTESTD_CGROUP_PATH_MAX	 512 /* cgroup path bytes kept per cgroup */
-#define ATTESTD_SUN_PATH_MAX	 108
-#define ATTESTD_MAX_LISTENERS	 4
-#define ATTESTD_EXE_MAP_ENTRIES	 16384
+#define ATTESTD_COMM_LEN	   16
+#define ATTESTD_MAX_GROUPS	   32  /* supplementary groups captured; more sets a flag */
+#define ATTESTD_EXE_PATH_MAX	   512 /* exe path bytes kept per exec; longer sets a flag */
+#define ATTESTD_CGROUP_PATH_MAX	   512 /* cgroup path bytes kept per cgroup */
+#define ATTESTD_SUN_PATH_MAX	   108
+#define ATTESTD_MAX_LISTENERS	   4
+#define ATTESTD_EXE_MAP_ENTRIES	   16384
 #define ATTESTD_CGROUP_MAP_ENTRIES 16384
-#define ATTESTD_PATH_DEPTH_MAX	 32 /* directory levels walked when rebuilding an exe path */
+#define ATTESTD_PATH_DEPTH_MAX	   32 /* directory levels walked when rebuilding an exe path */
 
 /* Which kernel hook produced a capture. */
 enum attestd_capture_hook {
@@ -45,7 +45,7 @@ struct attestd_peer_identity {
 	__u32 tid;
 	__u64 start_boottime_ns; /* thread-group leader's start_boottime (= /proc/<pid>/stat #22) */
 	__u64 capture_boottime_ns; /* bpf_ktime_get_boot_ns() at capture */
-	__u32 uid;  /* real and effective ids, in the initial user namespace */
+	__u32 uid;		   /* real and effective ids, in the initial user namespace */
 	__u32 gid;
 	__u32 euid;
 	__u32 egid;
@@ -66,8 +66,8 @@ struct attestd_peer_identity {
 /* Key of the exe map: one entry per (process, executable) pair ever exec'd. */
 struct attestd_exe_key {
 	__u32 tgid;
-	__u32 exe_dev;	      /* kernel-internal dev_t */
-	__u64 start_ticks;    /* start_boottime in clock ticks: what /proc/<pid>/stat shows, so
+	__u32 exe_dev;	   /* kernel-internal dev_t */
+	__u64 start_ticks; /* start_boottime in clock ticks: what /proc/<pid>/stat shows, so
 			       * start-up seeding from /proc computes the same key */
 	__u64 exe_ino;
 };

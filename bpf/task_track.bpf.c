@@ -60,7 +60,8 @@ struct {
 /*
  * d_path() for an exec'd file without bpf_d_path (not allowed from tracepoints): walk the
  * dentries up to the mount root, hop to the parent mount, until the root of the mount tree.
- * Stops after ATTESTD_PATH_DEPTH_MAX steps; the result is then flagged truncated.
+ * Stops after ATTESTD_PATH_DEPTH_MAX steps (components plus mount hops); the result is then
+ * flagged truncated and user space treats the path as unknown.
  */
 static __always_inline void build_exe_path(struct file *file, struct path_scratch *s)
 {
@@ -72,7 +73,10 @@ static __always_inline void build_exe_path(struct file *file, struct path_scratc
 	s->pos = HALF; /* next byte to fill is pos - 1 */
 	s->complete = 0;
 
-	for (int i = 0; i < ATTESTD_PATH_DEPTH_MAX * 2; i++) {
+	/* Unrolled: kernels before ~6.3 reject some bounded-loop shapes ("back-edge from insn
+	 * N to N+1" after a helper call); straight-line code loads everywhere. */
+#pragma unroll
+	for (int i = 0; i < ATTESTD_PATH_DEPTH_MAX; i++) {
 		struct mount *mnt = s->mnt;
 		struct dentry *dentry = s->dentry;
 		struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);

@@ -23,7 +23,8 @@ def need_root():
 
 def need_binary(path):
     if not os.access(path, os.X_OK):
-        pytest.skip("needs %s: build it with `make all` (ATTESTD_BUILD=%s)" % (path, helpers.BUILD))
+        pytest.skip("needs %s: build it with `make all` (ATTESTD_BUILD=%s)"
+                    % (path, helpers.BUILD))
 
 
 @pytest.fixture
@@ -38,18 +39,19 @@ def workdir():
 
 @pytest.fixture
 def attestd(workdir):
-    """Factory: attestd(backend="auto", extra_yaml="") starts a daemon and waits until it is
-    ready. Every daemon is stopped at teardown (SIGTERM, then SIGKILL); after a clean shutdown
-    its BPF pin directory must be gone."""
+    """Factory: attestd(backend="auto", extra_yaml="", peer_yaml="") starts a daemon and waits
+    until it is ready. Every daemon is stopped at teardown (SIGTERM, then SIGKILL); a BPF backend
+    must have pinned something, and after a clean shutdown its pin directory must be gone."""
     need_root()
     need_binary(helpers.ATTESTD)
+    need_binary(helpers.PEER_CLIENT)
     daemons = []
 
-    def start(backend="auto", extra_yaml=""):
+    def start(backend="auto", extra_yaml="", peer_yaml=""):
         sub = os.path.join(workdir, "d%d" % len(daemons))
         os.mkdir(sub)
         os.chmod(sub, 0o755)
-        d = helpers.Attestd(sub, backend=backend, extra_yaml=extra_yaml)
+        d = helpers.Attestd(sub, backend=backend, extra_yaml=extra_yaml, peer_yaml=peer_yaml)
         daemons.append(d)
         return d.start()
 
@@ -57,6 +59,8 @@ def attestd(workdir):
     problems = []
     for d in daemons:
         rc = d.stop()
+        if d.chosen_backend in helpers.BPF_BACKENDS and not d.pinned:
+            problems.append("backend %s pinned nothing under %s" % (d.chosen_backend, d.pin_dir))
         if rc != 0:
             problems.append("attestd exited with %s on SIGTERM:\n%s" % (rc, d.log_tail()))
         elif os.path.exists(d.pin_dir):

@@ -131,7 +131,7 @@ def yaml_quote(s):
 class Attestd:
     """A real attestd process with its own sockets, state dir and BPF pin dir."""
 
-    def __init__(self, workdir, backend="auto", extra_yaml=""):
+    def __init__(self, workdir, backend="auto", extra_yaml="", peer_yaml=""):
         self.workdir = workdir
         self.backend = backend
         self.socket = os.path.join(workdir, "agent.sock")
@@ -139,13 +139,15 @@ class Attestd:
         self.state_dir = os.path.join(workdir, "state")
         self.pin_dir = "/sys/fs/bpf/attestd-test-" + uuid.uuid4().hex[:12]
         self.config_path = os.path.join(workdir, "attestd.yaml")
-        self.extra_yaml = extra_yaml
+        self.extra_yaml = extra_yaml  # more top-level keys
+        self.peer_yaml = peer_yaml  # more keys in the peer map, e.g. "require_race_free: true"
         self.proc = None
         self.lines = []  # raw stderr lines
         self.logs = []  # parsed JSON log lines
         self._lock = threading.Lock()
         self._reader = None
         self.chosen = None  # the "peer capture backend chosen" log line
+        self.pinned = []  # what was in pin_dir once the daemon was ready
         self.returncode = None
 
     def write_config(self):
@@ -156,13 +158,14 @@ class Attestd:
             "admin_socket: %s\n"
             "state_dir: %s\n"
             "log: {level: info}\n"
-            "peer: {backend: %s, pin_dir: %s}\n"
+            "peer: {backend: %s, pin_dir: %s%s}\n"
             % (
                 yaml_quote(self.socket),
                 yaml_quote(self.admin_socket),
                 yaml_quote(self.state_dir),
                 self.backend,
                 yaml_quote(self.pin_dir),
+                ", " + self.peer_yaml if self.peer_yaml else "",
             )
         ) + self.extra_yaml
         with open(self.config_path, "w") as f:
@@ -205,6 +208,8 @@ class Attestd:
                     % (self.proc.returncode, self.log_tail())
                 )
             if self.chosen is not None and os.path.exists(self.admin_socket):
+                if os.path.isdir(self.pin_dir):
+                    self.pinned = sorted(os.listdir(self.pin_dir))
                 return self
             time.sleep(0.05)
         raise AssertionError(

@@ -1,6 +1,7 @@
 """The admin API (HTTP/1.1 + JSON on a 0600 Unix socket): status, the audit ring, on-demand
 attestation of a pid, and clear errors for bad requests."""
 
+import json
 import os
 import re
 import stat
@@ -22,6 +23,12 @@ def test_status(daemon):
     assert doc["backend"] == daemon.chosen_backend, (doc, daemon.chosen)
     assert isinstance(doc["version"], str) and doc["version"], doc
     assert doc["kernel"] == os.uname().release, doc
+    assert doc["pin_dir"] == daemon.pin_dir, doc
+    assert doc["socket"] == daemon.socket and doc["admin_socket"] == daemon.admin_socket, doc
+    assert doc["race_free"] is (daemon.chosen_backend in helpers.BPF_BACKENDS), doc
+    chosen = [b["name"] for b in doc["backends"] if b["status"] == "chosen"]
+    assert chosen == [daemon.chosen_backend], doc["backends"]
+    assert doc["audit"]["capacity"] > 0, doc
     assert isinstance(doc["counters"], dict) and doc["counters"], doc
     for k, v in doc["counters"].items():
         assert isinstance(v, int) and v >= 0, (k, v)
@@ -29,9 +36,9 @@ def test_status(daemon):
     assert doc["version"] in p.stdout + p.stderr, (doc["version"], p.stdout, p.stderr)
 
 
-def test_counters_grow(daemon, clients):
+def test_counters_grow(daemon, cgroup):
     _, before = daemon.get("/v1/status")
-    info = helpers.run_client(daemon.socket)
+    info = helpers.run_client(daemon.socket, cgroup=cgroup())
     daemon.wait_pid(info["pid"])
     _, after = daemon.get("/v1/status")
     grew = [k for k in after["counters"] if after["counters"][k] > before["counters"].get(k, 0)]
@@ -39,10 +46,10 @@ def test_counters_grow(daemon, clients):
         before["counters"], after["counters"])
 
 
-def test_attestations_limit(daemon, clients):
+def test_attestations_limit(daemon, cgroup):
     pids = []
-    for _ in range(5):
-        info = helpers.run_client(daemon.socket)
+    for i in range(5):
+        info = helpers.run_client(daemon.socket, cgroup=cgroup("c%d" % i))
         daemon.wait_pid(info["pid"])  # one at a time, so the ring order is known
         pids.append(info["pid"])
     status, doc = daemon.get("/v1/attestations?limit=3")
@@ -81,6 +88,9 @@ def test_attestations_large_limit(daemon):
     else:
         assert status == 400, (status, doc)
         assert "limit" in doc["error"], doc
+    # the bound is named in the message of a refused limit
+    status, doc = daemon.get("/v1/attestations?limit=0")
+    assert status == 400 and re.search(r"limit.*\b1\b.*\b\d{3,}\b", doc["error"]), doc
 
 
 def test_attest_own_pid(daemon):
@@ -124,9 +134,25 @@ def test_unknown_path(daemon):
 
 
 def test_wrong_method(daemon):
+    conn = helpers.UnixHTTPConnection(daemon.admin_socket)
+    try:
+        conn.request("POST", "/v1/status")  # no body: Content-Length: 0 is not sent
+        resp = conn.getresponse()
+        doc = json.loads(resp.read())
+        assert resp.status == 405, doc
+        assert "GET" in (resp.getheader("Allow") or ""), resp.getheaders()
+        assert "POST" in doc["error"], doc
+    finally:
+        conn.close()
+
+
+def test_request_body_refused(daemon):
+    """The admin API takes no request bodies: a POST with one is refused, not half-read."""
     status, doc, _ = daemon.request("POST", "/v1/status", body=b"{}")
-    assert status == 405, doc
-    assert "error" in doc, doc
+    assert status in (405, 413), doc
+    assert doc["error"], doc
+    status, _ = daemon.get("/v1/status")
+    assert status == 200
 
 
 @pytest.mark.parametrize("raw", [b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"\x00\x01\x02\r\n\r\n",

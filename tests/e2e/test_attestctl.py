@@ -50,9 +50,9 @@ def test_status_json(ctl):
     assert doc["version"] == api["version"]
 
 
-def test_attestations_table_and_json(ctl):
+def test_attestations_table_and_json(ctl, cgroup):
     d = ctl.daemon
-    info = helpers.run_client(d.socket, uid=1000, gid=1000)
+    info = helpers.run_client(d.socket, uid=1000, gid=1000, cgroup=cgroup())
     d.wait_pid(info["pid"])
     out = ok(ctl("attestations"))
     rows = [line.split() for line in out.splitlines()]

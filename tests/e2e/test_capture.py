@@ -59,15 +59,17 @@ def test_connect_exit_cgroup_removed(attestd, cgroup):
     assert rec["socket"] == d.socket, rec
     assert "unix:sha256:" + sha256_file(PEER_CLIENT) in rec["selectors"], rec
     assert "unix:uid:1000" in rec["selectors"], rec
+    assert "unix:path:" + pc_real() in rec["selectors"], rec
     st = os.stat(PEER_CLIENT)
-    assert peer["exe_ino"] == st.st_ino, rec
+    assert peer["exe_ino"] == st.st_ino and peer["exe_dev"] == st.st_dev, rec
+    assert peer["namespaces"]["pid"] == os.stat("/proc/self/ns/pid").st_ino, rec
     assert isinstance(rec["duration_us"], int) and rec["duration_us"] >= 0, rec
 
 
-def _exec_after_connect(d, clients):
+def _exec_after_connect(d, clients, cg):
     """Connects, then execs sleep while attestd is stopped; returns (record, info)."""
     with d.paused():
-        pc = clients(d.socket, fork_keep=True, hold_ms=10000, exec_argv=[SLEEP, "8"])
+        pc = clients(d.socket, cgroup=cg, fork_keep=True, hold_ms=10000, exec_argv=[SLEEP, "8"])
         info = pc.expect_info()
         deadline = time.monotonic() + 10
         exe = None
@@ -81,11 +83,11 @@ def _exec_after_connect(d, clients):
     return rec, info
 
 
-def test_exec_after_connect(attestd, clients):
+def test_exec_after_connect(attestd, clients, cgroup):
     """A race-free backend records the binary that connected, not the one exec'd after."""
     d = attestd()
     need_race_free(d)
-    rec, info = _exec_after_connect(d, clients)
+    rec, info = _exec_after_connect(d, clients, cgroup())
     peer = rec["peer"]
     assert rec["result"] == "attested", rec
     assert peer["exe"] == pc_real(), rec
@@ -96,12 +98,12 @@ def test_exec_after_connect(attestd, clients):
     assert ticks_match_ns(info["start_time_ticks"], peer["start_time_ns"]), rec
 
 
-def test_exec_after_connect_peercred_is_racy(attestd, clients):
+def test_exec_after_connect_peercred_is_racy(attestd, clients, cgroup):
     """The peercred backend (what SPIRE does) reads /proc late: it sees the new binary and must
     say the record is not race-free."""
     d = attestd(backend="peercred")
     assert d.chosen_backend == "peercred", d.chosen
-    rec, _ = _exec_after_connect(d, clients)
+    rec, _ = _exec_after_connect(d, clients, cgroup())
     peer = rec["peer"]
     assert peer["backend"] == "peercred", rec
     assert peer["race_free"] is False, rec

@@ -129,7 +129,29 @@ def test_forced_lsm_unavailable(workdir):
     path = write_config(workdir, "lsm", "peer: {backend: lsm, pin_dir: %s}\n" % pin)
     p = run(["--config", path], timeout=30)
     assert p.returncode > 0, "started with backend lsm where BPF LSM is not active:\n" + p.stderr
-    assert re.search(r"(?i)\blsm\b", p.stderr), p.stderr
-    assert re.search(r"(?i)bpf", p.stderr), p.stderr
+    assert re.search(r"peer\.backend", p.stderr), p.stderr
+    assert re.search(r"(?i)\bBPF LSM\b", p.stderr), "does not name BPF LSM:\n" + p.stderr
     assert not os.path.exists(os.path.join(workdir, "agent.sock"))
     assert not os.path.exists(pin), "failed start-up left its pin dir"
+
+
+@pytest.mark.parametrize("backend", ["peercred", "pidfd"])
+def test_require_race_free_refuses_racy_backend(workdir, backend):
+    """peer.require_race_free: true refuses a backend that reads /proc after accept()."""
+    need_root()
+    tail = "peer: {backend: %s, require_race_free: true}\n" % backend
+    path = write_config(workdir, "rrf", tail)
+    p = run(["--config", path], timeout=30)
+    assert p.returncode > 0, "started a racy backend despite require_race_free:\n" + p.stderr
+    assert "require_race_free" in p.stderr and backend in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(workdir, "agent.sock"))
+
+
+def test_require_race_free_with_auto(attestd):
+    """With auto, require_race_free picks a BPF backend (or fails start-up: never a racy one)."""
+    if helpers.kernel_version() < (6, 7):
+        pytest.skip("needs kernel >= 6.7 for a BPF backend on every host (cgroup/connect_unix)")
+    d = attestd(peer_yaml="require_race_free: true")
+    assert d.chosen_backend in helpers.BPF_BACKENDS, d.chosen
+    status, doc = d.get("/v1/status")
+    assert status == 200 and doc["race_free"] is True, doc

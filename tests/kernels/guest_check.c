@@ -4,6 +4,7 @@
  *   guest_check probe OBJ lsm|fexit      load one program of probe.bpf.o, attach it, connect a
  *                                        Unix stream socket, check that the program ran
  *   guest_check get FILE PATH            print the value at PATH of the attestation in FILE
+ *                                        (objects and arrays as compact JSON)
  *   guest_check expect FILE COND...      check conditions on the attestation in FILE:
  *                                        PATH=VALUE (equal) or PATH~VALUE (array contains)
  *
@@ -242,11 +243,17 @@ static int cmd_get(const char *file, const char *path, char err[CHECK_ERR_MAX])
 		goto out;
 	}
 	ret = scalar_text(v, text);
-	if (ret < 0) {
-		snprintf(err, CHECK_ERR_MAX, "%s: not a scalar", path);
+	if (ret == 0) {
+		printf("%s\n", text);
 		goto out;
 	}
-	printf("%s\n", text);
+	ret = json_dumpf(v, stdout, JSON_COMPACT);
+	if (ret < 0) {
+		ret = -EIO;
+		snprintf(err, CHECK_ERR_MAX, "%.64s: cannot print", path);
+		goto out;
+	}
+	putchar('\n');
 out:
 	json_decref(root);
 	return ret;
