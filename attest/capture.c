@@ -552,13 +552,10 @@ static int try_backend(struct capture *cap, enum peer_backend b, char why[CAPTUR
 
 /* ---- tracking ------------------------------------------------------------------------- */
 
-static int seed_exe_one(struct capture *cap, int map_fd, pid_t pid)
+/* Start time of a live pid, in clock ticks as /proc/<pid>/stat shows it. */
+static int proc_start_ticks(pid_t pid, uint64_t *ticks)
 {
-	char path[64], exe[PATH_MAX], text[4096], comm[ATTESTD_COMM_LEN], err[256];
-	struct attestd_exe_value val = {};
-	struct attestd_exe_key key = {};
-	uint64_t ticks;
-	struct stat st;
+	char path[64], text[PROCFS_STAT_MAX], comm[ATTESTD_COMM_LEN], err[256];
 	ssize_t n;
 	int fd;
 
@@ -571,8 +568,22 @@ static int seed_exe_one(struct capture *cap, int map_fd, pid_t pid)
 	if (n <= 0)
 		return -EIO;
 	text[n] = 0;
-	if (procfs_parse_stat(text, (size_t)n, comm, &ticks, err) < 0)
-		return -EPROTO;
+	return procfs_parse_stat(text, (size_t)n, comm, ticks, err) < 0 ? -EPROTO : 0;
+}
+
+static int seed_exe_one(struct capture *cap, int map_fd, pid_t pid)
+{
+	char path[64], exe[PATH_MAX];
+	struct attestd_exe_value val = {};
+	struct attestd_exe_key key = {};
+	uint64_t ticks;
+	struct stat st;
+	ssize_t n;
+	int rc;
+
+	rc = proc_start_ticks(pid, &ticks);
+	if (rc < 0)
+		return rc;
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	if (stat(path, &st) < 0)
 		return -errno; /* kernel threads have no exe */
@@ -931,11 +942,10 @@ static void resolve_exe(struct capture *cap, const struct attestd_peer_identity 
 {
 	struct attestd_exe_key key = {};
 	struct attestd_exe_value val;
-	char path[64], text[4096], comm[ATTESTD_COMM_LEN], err[256];
+	char path[64];
 	uint64_t ticks = 0;
 	struct stat st;
 	ssize_t n;
-	int fd;
 
 	if (raw->flags & ATTESTD_ID_NO_EXE)
 		return;
@@ -951,16 +961,7 @@ static void resolve_exe(struct capture *cap, const struct attestd_peer_identity 
 		return;
 	}
 	/* Fallback: the same process (pid + start time) still runs the same file (dev + ino). */
-	snprintf(path, sizeof(path), "/proc/%u/stat", raw->tgid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	text[n] = 0;
-	if (procfs_parse_stat(text, (size_t)n, comm, &ticks, err) < 0 || ticks != key.start_ticks)
+	if (proc_start_ticks((pid_t)raw->tgid, &ticks) < 0 || ticks != key.start_ticks)
 		return;
 	snprintf(path, sizeof(path), "/proc/%u/exe", raw->tgid);
 	if (stat(path, &st) < 0 || kernel_dev(st.st_dev) != raw->exe_dev ||
