@@ -602,6 +602,12 @@ static int cfg_validate(struct cfg_ctx *c)
 		return cfg_fail(c, -EINVAL, NULL,
 				"socket and admin_socket must differ (both are %s)",
 				c->cfg->socket_path);
+	if (c->cfg->require_race_free && (c->cfg->peer_backend == PEER_BACKEND_PIDFD ||
+					  c->cfg->peer_backend == PEER_BACKEND_PEERCRED))
+		return cfg_fail(c, -EINVAL, NULL,
+				"peer.backend %s reads /proc after accept() and is not race-free, "
+				"but peer.require_race_free is true",
+				peer_backend_name(c->cfg->peer_backend));
 	return 0;
 }
 

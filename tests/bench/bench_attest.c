@@ -36,7 +36,8 @@
 struct ba_shared {
 	struct sockaddr_un addr;
 	atomic_bool stop;
-	atomic_long remaining; /* --count mode: connections left to start; <0 = duration mode */
+	bool counted;	       /* --count mode (else --duration-ms) */
+	atomic_long remaining; /* --count mode: connections left to start */
 };
 
 struct ba_thread {
@@ -60,7 +61,7 @@ static bool take_one(struct ba_shared *sh)
 {
 	if (atomic_load(&sh->stop))
 		return false;
-	if (atomic_load(&sh->remaining) < 0)
+	if (!sh->counted)
 		return true;
 	return atomic_fetch_sub(&sh->remaining, 1) > 0;
 }
@@ -200,7 +201,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	atomic_init(&sh.stop, false);
-	atomic_init(&sh.remaining, count > 0 ? count : -1);
+	sh.counted = count > 0;
+	atomic_init(&sh.remaining, count);
 
 	r = -ENOMEM;
 	threads = calloc((size_t)clients, sizeof(*threads));

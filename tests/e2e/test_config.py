@@ -145,6 +145,9 @@ def test_require_race_free_refuses_racy_backend(workdir, backend):
     assert p.returncode > 0, "started a racy backend despite require_race_free:\n" + p.stderr
     assert "require_race_free" in p.stderr and backend in p.stderr, p.stderr
     assert not os.path.exists(os.path.join(workdir, "agent.sock"))
+    # --check-config catches it too: the two keys contradict each other.
+    p = run(["--check-config", "--config", path], timeout=30)
+    assert p.returncode == 1 and "not race-free" in p.stderr, p.stderr
 
 
 def test_require_race_free_with_auto(attestd):

@@ -198,6 +198,10 @@ static const struct parse_case parse_cases[] = {
 	{"bool True", "peer: {require_race_free: True}", -EINVAL,
 	 "expected true or false, got \"True\""},
 	{"bool 1", "peer: {require_race_free: 1}", -EINVAL, "expected true or false"},
+	{"racy backend, race-free required", "peer: {backend: peercred, require_race_free: true}",
+	 -EINVAL, "peer.backend peercred reads /proc after accept() and is not race-free"},
+	{"pidfd, race-free required", "peer: {backend: pidfd, require_race_free: true}", -EINVAL,
+	 "but peer.require_race_free is true"},
 	{"bool quoted", "peer: {require_race_free: \"true\"}", -EINVAL,
 	 "got the quoted string \"true\""},
 
