@@ -26,25 +26,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BA_MAX_CLIENTS	      1024
-#define BA_MAX_DURATION_MS    600000L
-#define BA_MAX_COUNT	      10000000L
-#define BA_SAMPLES_PER_THREAD 4000000L /* latency samples kept per thread */
-#define BA_READ_TIMEOUT_S     10
-#define BA_EAGAIN_RETRIES     1000 /* connect() EAGAIN retries, 1 ms apart */
+#define BA_MAX_CLIENTS	   1024
+#define BA_MAX_DURATION_MS 600000L
+#define BA_MAX_COUNT	   10000000L
+#define BA_MAX_SAMPLES	   4000000L /* latency samples kept, over all threads */
+#define BA_READ_TIMEOUT_S  10
+#define BA_EAGAIN_RETRIES  1000 /* connect() EAGAIN retries, 1 ms apart */
 
 struct ba_shared {
 	struct sockaddr_un addr;
 	atomic_bool stop;
 	bool counted;	       /* --count mode (else --duration-ms) */
 	atomic_long remaining; /* --count mode: connections left to start */
+	uint32_t *lat_us;      /* cap samples; caller frees */
+	long cap;
+	atomic_long nlat; /* samples taken; may run past cap, only cap are stored */
 };
 
 struct ba_thread {
 	pthread_t tid;
 	struct ba_shared *sh;
-	uint32_t *lat_us; /* caller frees */
-	long nlat, cap;
 	long ok, errors;
 	int rc;
 };
@@ -108,6 +109,7 @@ static void *client_main(void *arg)
 {
 	struct ba_thread *t = arg;
 	uint64_t t0, dt;
+	long slot;
 
 	while (take_one(t->sh)) {
 		t0 = now_ns();
@@ -117,8 +119,9 @@ static void *client_main(void *arg)
 		}
 		dt = (now_ns() - t0) / 1000u;
 		t->ok++;
-		if (t->nlat < t->cap)
-			t->lat_us[t->nlat++] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+		slot = atomic_fetch_add(&t->sh->nlat, 1);
+		if (slot < t->sh->cap)
+			t->sh->lat_us[slot] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
 	}
 	return NULL;
 }
@@ -162,8 +165,7 @@ int main(int argc, char **argv)
 	struct ba_shared sh = {.addr = {.sun_family = AF_UNIX}};
 	struct ba_thread *threads = NULL;
 	const char *sock = NULL;
-	long clients = 0, duration_ms = 0, count = 0, started = 0, ok = 0, errors = 0, nall = 0;
-	uint32_t *all = NULL;
+	long clients = 0, duration_ms = 0, count = 0, started = 0, ok = 0, errors = 0, nall;
 	uint64_t t0, wall_ns;
 	int r = -EINVAL;
 
@@ -203,18 +205,16 @@ int main(int argc, char **argv)
 	atomic_init(&sh.stop, false);
 	sh.counted = count > 0;
 	atomic_init(&sh.remaining, count);
+	atomic_init(&sh.nlat, 0);
+	sh.cap = count > 0 && count < BA_MAX_SAMPLES ? count : BA_MAX_SAMPLES;
 
 	r = -ENOMEM;
+	sh.lat_us = calloc((size_t)sh.cap, sizeof(*sh.lat_us));
 	threads = calloc((size_t)clients, sizeof(*threads));
-	if (!threads)
+	if (!sh.lat_us || !threads)
 		goto out;
-	for (long i = 0; i < clients; i++) {
+	for (long i = 0; i < clients; i++)
 		threads[i].sh = &sh;
-		threads[i].cap = count > 0 ? count / clients + 1 : BA_SAMPLES_PER_THREAD / clients;
-		threads[i].lat_us = calloc((size_t)threads[i].cap, sizeof(uint32_t));
-		if (!threads[i].lat_us)
-			goto out;
-	}
 
 	t0 = now_ns();
 	for (long i = 0; i < clients; i++) {
@@ -243,35 +243,25 @@ int main(int argc, char **argv)
 	for (long i = 0; i < clients; i++) {
 		ok += threads[i].ok;
 		errors += threads[i].errors;
-		nall += threads[i].nlat;
 	}
+	nall = atomic_load(&sh.nlat);
+	if (nall > sh.cap)
+		nall = sh.cap;
 	r = -EIO;
 	if (ok == 0 || nall == 0) {
 		fprintf(stderr, "bench_attest: no connection to %s succeeded (%ld errors)\n", sock,
 			errors);
 		goto out;
 	}
-	r = -ENOMEM;
-	all = malloc((size_t)nall * sizeof(*all));
-	if (!all)
-		goto out;
-	nall = 0;
-	for (long i = 0; i < clients; i++) {
-		memcpy(all + nall, threads[i].lat_us, (size_t)threads[i].nlat * sizeof(*all));
-		nall += threads[i].nlat;
-	}
-	qsort(all, (size_t)nall, sizeof(*all), cmp_u32);
+	qsort(sh.lat_us, (size_t)nall, sizeof(*sh.lat_us), cmp_u32);
 	printf("{\"clients\":%ld,\"ok\":%ld,\"errors\":%ld,\"wall_s\":%.4f,\"per_s\":%.1f,"
 	       "\"samples\":%ld,\"p50_us\":%u,\"p99_us\":%u,\"max_us\":%u}\n",
 	       clients, ok, errors, (double)wall_ns / 1e9, (double)ok * 1e9 / (double)wall_ns, nall,
-	       percentile(all, nall, 0.50), percentile(all, nall, 0.99), all[nall - 1]);
+	       percentile(sh.lat_us, nall, 0.50), percentile(sh.lat_us, nall, 0.99),
+	       sh.lat_us[nall - 1]);
 	r = 0;
 out:
-	if (threads) {
-		for (long i = 0; i < clients; i++)
-			free(threads[i].lat_us);
-	}
 	free(threads);
-	free(all);
+	free(sh.lat_us);
 	return r < 0 ? 1 : 0;
 }
