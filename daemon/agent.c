@@ -33,6 +33,7 @@ struct attestation {
 	char error[AGENT_ERR_MAX];
 	agent_done_fn done;
 	void *done_arg;
+	void *conn; /* agent_conn_ops context of the connection, if any */
 	struct attestation *next_waiter;
 };
 
@@ -50,6 +51,8 @@ struct hash_job {
 };
 
 struct agent {
+	struct agent_conn_ops conn_ops;
+	bool have_conn_ops;
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool require_race_free;
 	bool unix_enabled;
@@ -116,6 +119,13 @@ static void attestation_finish(struct attestation *at)
 	if (at->done)
 		at->done(at->done_arg, id < 0 ? (int)id : 0, id < 0 ? NULL : rec,
 			 id < 0 ? "cannot record attestation" : NULL);
+	if (at->conn) {
+		/* The connection takes the attributes and selectors it will match policy on. */
+		agent->conn_ops.attested(at->conn, at->have_peer ? &at->peer : NULL, at->attrs,
+					 &sel, at->result, at->result ? at->error : NULL);
+		at->attrs = NULL;
+		sel = (struct selectors){0};
+	}
 	selectors_free(&sel);
 	agent->inflight--;
 	attestation_free(at);
@@ -339,8 +349,10 @@ static void on_accept(struct loop *loop, int listen_fd, uint32_t events, void *a
 		} else {
 			capture_connection(agent, fd, at);
 		}
-		/* No Workload API yet: the record is all this connection gets. */
-		close(fd);
+		if (agent->have_conn_ops)
+			at->conn = agent->conn_ops.open(agent->conn_ops.arg, fd);
+		else
+			close(fd);
 		attestation_run(at);
 	}
 }
@@ -434,6 +446,10 @@ int agent_new(const struct agent_opts *opts, struct loop *loop, struct log *lg, 
 	agent->require_race_free = opts->require_race_free;
 	agent->unix_enabled = opts->unix_enabled;
 	agent->hash_size_limit = opts->hash_size_limit;
+	if (opts->conn_ops) {
+		agent->conn_ops = *opts->conn_ops;
+		agent->have_conn_ops = true;
+	}
 	snprintf(agent->socket_path, sizeof(agent->socket_path), "%s", opts->socket_path);
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", opts->socket_path);
 

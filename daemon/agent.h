@@ -32,7 +32,20 @@ struct agent_counters {
 	uint64_t hashes;	   /* executables hashed (cache misses) */
 };
 
+/*
+ * What happens to an accepted connection after capture. Without ops it is closed once
+ * attested. open() takes the fd (it closes it itself on failure and returns NULL); attested()
+ * receives the result later, with ownership of attrs and sel (either may be empty).
+ */
+struct agent_conn_ops {
+	void *(*open)(void *arg, int fd);
+	void (*attested)(void *conn, const struct peer_identity *peer, struct attr_set *attrs,
+			 struct selectors *sel, int rc, const char *err);
+	void *arg;
+};
+
 struct agent_opts {
+	const struct agent_conn_ops *conn_ops; /* NULL: close after attesting */
 	const char *socket_path;
 	bool require_race_free;
 	bool unix_enabled;

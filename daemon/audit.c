@@ -171,6 +171,19 @@ static void format_time(const struct timespec *t, char *buf, size_t len)
 	snprintf(buf, len, "%s.%06ldZ", date, (long)(t->tv_nsec / 1000));
 }
 
+static json_t *strings_json(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		if (json_array_append_new(a, json_string(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 json_t *audit_record_json(uint64_t id, const struct timespec *t, const struct audit_entry *e)
 {
 	json_t *o = json_object();
@@ -192,6 +205,8 @@ json_t *audit_record_json(uint64_t id, const struct timespec *t, const struct au
 	r = set_new(o, "result", json_string(e->result == 0 ? "attested" : "error"), r);
 	r = set_new(o, "error", err ? json_string(err) : json_null(), r);
 	r = set_new(o, "duration_us", u64_or_null(e->duration_us), r);
+	r = set_new(o, "rpc", e->rpc ? json_string(e->rpc) : json_null(), r);
+	r = set_new(o, "spiffe_ids", strings_json(e->spiffe_ids, e->nspiffe_ids), r);
 	if (r < 0) {
 		json_decref(o);
 		return NULL;

@@ -31,6 +31,9 @@ struct audit_entry {
 	int result;			   /* 0 = attested, else -errno */
 	const char *error;		   /* message when result != 0 (NULL: strerror(-result)) */
 	uint64_t duration_us;
+	const char *rpc;	       /* Workload API method path; NULL for the connection */
+	const char *const *spiffe_ids; /* identities issued by the RPC */
+	size_t nspiffe_ids;
 };
 
 /*
@@ -54,7 +57,8 @@ uint32_t audit_size(const struct audit *a);
  *           "supplementary_gids": [..], "cgroup_id", "cgroup_path", "exe", "exe_dev", "exe_ino",
  *           "comm", "namespaces": {"mnt", "pid", "net", "user"}, "backend", "race_free"},
  *  "selectors": ["unix:uid:0", ...], "attributes": {"unix.uid": ["0"], ...},
- *  "result": "attested" | "error", "error": null | "...", "duration_us": 123}
+ *  "result": "attested" | "error", "error": null | "...", "duration_us": 123,
+ *  "rpc": null | "/SpiffeWorkloadAPI/FetchX509SVID", "spiffe_ids": ["spiffe://..."]}
  * Unknown values are null: "peer" when e->peer is NULL; cgroup_id 0, cgroup_path "", exe "",
  * comm "", a namespace inode 0, exe_dev/exe_ino when !exe_known. 64-bit numbers are JSON
  * integers (jansson's long long); a value above INT64_MAX (not seen for real cgroup ids or

@@ -117,7 +117,8 @@ static void test_record_json_exact(void **state)
 		"\"backend\":\"connect_unix\",\"race_free\":true},"
 		"\"selectors\":[\"unix:uid:0\",\"unix:gid:0\"],"
 		"\"attributes\":{\"unix.uid\":[\"0\"],\"unix.gid\":[\"0\",\"4\"]},"
-		"\"result\":\"attested\",\"error\":null,\"duration_us\":123}";
+		"\"result\":\"attested\",\"error\":null,\"duration_us\":123,\"rpc\":null,"
+		"\"spiffe_ids\":[]}";
 
 	assert_non_null(p);
 	p->pid = 1234;
