@@ -16,11 +16,11 @@
 
 #include "attest/policy.h"
 
-#define SVID_ERR_MAX	    256
-#define SVID_BACKDATE_S	    30
-#define SVID_JWT_MAX	    8192 /* bytes of a token we accept */
-#define SVID_JWT_SKEW_S	    30	 /* exp/nbf leeway when validating */
-#define SVID_MAX_AUDIENCES  32
+#define SVID_ERR_MAX	   256
+#define SVID_BACKDATE_S	   30
+#define SVID_JWT_MAX	   8192 /* bytes of a token we accept */
+#define SVID_JWT_SKEW_S	   30	/* exp/nbf leeway when validating */
+#define SVID_MAX_AUDIENCES 32
 
 struct svid_ca_opts {
 	const char *trust_domain;
@@ -38,6 +38,12 @@ struct svid_ca;
  * problem, e.g. "ca.key /etc/x.pem: does not match ca.cert". Caller frees. */
 int svid_ca_open(const struct svid_ca_opts *opts, struct svid_ca **out, char err[SVID_ERR_MAX]);
 void svid_ca_free(struct svid_ca *ca);
+
+/* Open-time facts, for logs and tests: the JWT key's kid; the CA certificate's expiry; NULL if
+ * an existing CA was used, else why one was generated ("no CA in state_dir", ...). */
+const char *svid_ca_kid(const struct svid_ca *ca);
+int64_t svid_ca_not_after(const struct svid_ca *ca);
+const char *svid_ca_generated(const struct svid_ca *ca);
 
 /* Trust anchors for the trust domain, concatenated DER certificates (X509SVID.bundle). */
 void svid_ca_bundle_der(const struct svid_ca *ca, const uint8_t **der, size_t *len);
@@ -68,8 +74,8 @@ void svid_x509_unref(struct svid_x509 *s); /* frees (wiping the key) at zero */
 /* Signs a JWT-SVID: header {alg: ES256, kid, typ: JWT}; claims sub, aud (string if one, else
  * array), exp (now + ttl_s), iat, plus id->jwt_claims as strings. Thread-safe. Caller frees. */
 int svid_issue_jwt(const struct svid_ca *ca, const struct policy_identity *id,
-		   const char *const *audiences, size_t naudiences, uint64_t ttl_s, char **token_out,
-		   char err[SVID_ERR_MAX]);
+		   const char *const *audiences, size_t naudiences, uint64_t ttl_s,
+		   char **token_out, char err[SVID_ERR_MAX]);
 
 /*
  * ValidateJWTSVID: compact JWS, alg one of RS/ES/PS 256/384/512 (anything else, "none" and HS*
