@@ -54,7 +54,7 @@ BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .SECONDARY:
 .PHONY: all deps asan test unit unit-asan e2e kernels fuzz fuzz-smoke bench run fmt fmt-check clean
 
-all: $(BUILD)/attestd $(BUILD)/attestctl $(BUILD)/tests/peer_client
+all: $(BUILD)/attestd $(BUILD)/attestctl $(BUILD)/tests/peer_client $(BUILD)/tests/runtime_lookup
 
 # ---- dependencies -------------------------------------------------------------------------
 deps:
@@ -96,6 +96,9 @@ $(BUILD)/attestctl: $(BUILD)/obj/tools/attestctl.o $(LIBS)
 $(BUILD)/tests/peer_client: $(BUILD)/obj/tests/tools/peer_client.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^
+$(BUILD)/tests/runtime_lookup: $(BUILD)/obj/tests/tools/runtime_lookup.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

@@ -40,6 +40,21 @@ static const struct attr_selector_row attr_selector_table[] = {
 	{ATTR_ROW_PLAIN, "unix.path", "unix:path"},
 	{ATTR_ROW_PLAIN, "unix.sha256", "unix:sha256"},
 	{ATTR_ROW_PLAIN, "unix.pid", "unix:pid"},
+	/* Kubernetes (attest/k8s_attestor.c), in the order SPIRE's k8s attestor emits them. */
+	{ATTR_ROW_PLAIN, "kubernetes.pod.service_account", "k8s:sa"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.namespace", "k8s:ns"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.node.name", "k8s:node-name"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.uid", "k8s:pod-uid"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.name", "k8s:pod-name"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.image_count", "k8s:pod-image-count"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.init_image_count", "k8s:pod-init-image-count"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.images", "k8s:pod-image"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.init_images", "k8s:pod-init-image"},
+	{ATTR_ROW_KEYED, "kubernetes.pod.label", "k8s:pod-label"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.owners", "k8s:pod-owner"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.owner_uids", "k8s:pod-owner-uid"},
+	{ATTR_ROW_PLAIN, "kubernetes.workload_container.name", "k8s:container-name"},
+	{ATTR_ROW_PLAIN, "kubernetes.workload_container.images", "k8s:container-image"},
 };
 
 struct attr_entry {
@@ -113,7 +128,11 @@ int attr_set_add(struct attr_set *set, const char *name, const char *value)
 		return -EINVAL;
 	nlen = strnlen(name, ATTR_NAME_MAX);
 	vlen = strnlen(value, ATTR_VALUE_MAX);
-	if (nlen == 0 || nlen >= ATTR_NAME_MAX || vlen == 0 || vlen >= ATTR_VALUE_MAX)
+	if (nlen == 0 || nlen >= ATTR_NAME_MAX || vlen >= ATTR_VALUE_MAX)
+		return -EINVAL;
+	/* Empty values only for keyed names: a Kubernetes label may be "" (SPIRE then has the
+	 * selector k8s:pod-label:key:), a uid or a path never is. */
+	if (vlen == 0 && name[nlen - 1] != ']')
 		return -EINVAL;
 
 	e = attr_find(set, name);

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#define ATTR_NAME_MAX	256
+#define ATTR_NAME_MAX	512 /* Kubernetes label keys reach 317 bytes */
 #define ATTR_VALUE_MAX	4096
 #define ATTR_MAX_NAMES	1024
 #define ATTR_MAX_VALUES 1024 /* per name */
@@ -22,7 +22,8 @@ int attr_set_new(struct attr_set **out);
 void attr_set_free(struct attr_set *set);
 
 /* Copies name and value; a value already present under the name is not added twice.
- * -EINVAL for an empty/oversized name or value, -E2BIG past the limits above. */
+ * -EINVAL for an empty/oversized name or value (an empty value is allowed only for keyed
+ * names ending in "]", e.g. an empty Kubernetes label), -E2BIG past the limits above. */
 int attr_set_add(struct attr_set *set, const char *name, const char *value);
 /* printf-style value. */
 int attr_set_addf(struct attr_set *set, const char *name, const char *fmt, ...)

@@ -15,15 +15,15 @@
 
 #include "attest/attrs.h"
 
-#define SPIFFE_ID_MAX		 2048
-#define SPIFFE_TRUST_DOMAIN_MAX	 255
-#define POLICY_ERR_MAX		 256
-#define POLICY_MAX_ENTRIES	 65536
-#define POLICY_MAX_TEMPLATES	 1024
-#define POLICY_MAX_SELECTORS	 64   /* per entry / per template `when` */
-#define POLICY_MAX_LIST		 64   /* dns_names, organization[], audiences, jwt claims */
-#define POLICY_TEMPLATE_MAX	 4096 /* bytes of one template string */
-#define POLICY_VALUE_MAX	 4096 /* bytes of one rendered value */
+#define SPIFFE_ID_MAX		2048
+#define SPIFFE_TRUST_DOMAIN_MAX 255
+#define POLICY_ERR_MAX		256
+#define POLICY_MAX_ENTRIES	65536
+#define POLICY_MAX_TEMPLATES	1024
+#define POLICY_MAX_SELECTORS	64   /* per entry / per template `when` */
+#define POLICY_MAX_LIST		64   /* dns_names, organization[], audiences, jwt claims */
+#define POLICY_TEMPLATE_MAX	4096 /* bytes of one template string */
+#define POLICY_VALUE_MAX	4096 /* bytes of one rendered value */
 
 /*
  * SPIFFE ID standard: "spiffe://" + trust domain (lowercase a-z 0-9 . - _, 1..255 bytes) +
@@ -100,7 +100,7 @@ void policy_free(struct policy *p);
 /* One identity a workload is entitled to, fully rendered. */
 struct policy_identity {
 	char spiffe_id[SPIFFE_ID_MAX + 1];
-	char source[32]; /* "entries[2]" or "templates[0]", for audit records */
+	char source[32];     /* "entries[2]" or "templates[0]", for audit records */
 	uint64_t x509_ttl_s; /* 0 = default */
 	char **dns_names;
 	size_t ndns_names;

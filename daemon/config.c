@@ -2,6 +2,8 @@
  * config.c - attestd's YAML configuration, read with libyaml's event API against a table of
  * known keys (the schema below). The first problem stops the parse with a message naming the
  * input, the line:column, the key path and the reason; *out changes only on success.
+ * Registration entries and templates are parsed into policy.h structs (heap strings owned by
+ * the config) and then checked as a whole with policy_new().
  */
 #include "daemon/config.h"
 
@@ -17,28 +19,36 @@
 
 #include <yaml.h>
 
-#define CONFIG_KEY_SHOW_MAX 48 /* characters of a key or value quoted in an error message */
-#define CONFIG_KEYPATH_MAX  160
-#define CONFIG_TABLE_MAX    32 /* keys in one mapping of the schema (a bitmask tracks them) */
-#define CONFIG_AUDIT_MAX    1048576u
-#define CONFIG_THREADS_MAX  64u
-#define CONFIG_TD_MAX	    255 /* SPIFFE: a trust domain name is at most 255 characters */
-#define CONFIG_DURATION_MAX 32	/* characters of a duration string */
+#define CONFIG_KEY_SHOW_MAX	    48 /* characters of a key or value quoted in an error message */
+#define CONFIG_KEYPATH_MAX	    160
+#define CONFIG_TABLE_MAX	    32 /* keys in one mapping of the schema (a bitmask tracks them) */
+#define CONFIG_AUDIT_MAX	    1048576u
+#define CONFIG_THREADS_MAX	    64u
+#define CONFIG_TD_MAX		    255 /* SPIFFE: a trust domain name is at most 255 characters */
+#define CONFIG_DURATION_MAX	    32	/* characters of a duration string */
+#define CONFIG_DEFAULT_TEMPLATE_FMT "spiffe://%s/uid/{{unix.uid}}"
 #define CONFIG_UNSUPPORTED_HINT \
 	"not supported by this attestd version yet (see README \"Configuration\")"
 
-static const char defaults_yaml[] = "# attestd embedded defaults\n"
-				    "trust_domain: example.org\n"
-				    "socket: /run/attestd/agent.sock\n"
-				    "admin_socket: /run/attestd/admin.sock\n"
-				    "state_dir: /var/lib/attestd\n"
-				    "log: {level: info}\n"
-				    "peer: {backend: auto, require_race_free: false, pin_dir: "
-				    "/sys/fs/bpf/attestd}\n"
-				    "audit: {entries: 4096}\n"
-				    "workers: {threads: 2}\n"
-				    "attestors:\n"
-				    "  unix: {enabled: true, hash_size_limit: 0}\n";
+static const char defaults_yaml[] =
+	"# attestd embedded defaults\n"
+	"trust_domain: example.org\n"
+	"socket: /run/attestd/agent.sock\n"
+	"admin_socket: /run/attestd/admin.sock\n"
+	"state_dir: /var/lib/attestd\n"
+	"log: {level: info}\n"
+	"peer: {backend: auto, require_race_free: false, pin_dir: "
+	"/sys/fs/bpf/attestd}\n"
+	"audit: {entries: 4096}\n"
+	"workers: {threads: 2}\n"
+	"attestors:\n"
+	"  unix: {enabled: true, hash_size_limit: 0}\n"
+	"ca: {generate: true}\n"
+	"svid: {x509_ttl: 1h, jwt_ttl: 5m}\n"
+	"# Without entries and templates in a file, this template applies, "
+	"with the file's trust_domain:\n"
+	"templates:\n"
+	"  - spiffe_id: \"spiffe://example.org/uid/{{unix.uid}}\"\n";
 
 /* snprintf that may truncate on purpose (gcc's -Wformat-truncation does not look into it) */
 static void __attribute__((format(printf, 3, 4)))
@@ -51,7 +61,8 @@ errfmt(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-void config_defaults(struct config *out)
+/* The defaults of every scalar key; no entries or templates. */
+static void defaults_base(struct config *out)
 {
 	memset(out, 0, sizeof(*out));
 	snprintf(out->trust_domain, sizeof(out->trust_domain), "%s", "example.org");
@@ -67,6 +78,50 @@ void config_defaults(struct config *out)
 	out->worker_threads = 2;
 	out->unix_enabled = true;
 	out->hash_size_limit = 0;
+	out->ca_generate = true;
+	out->x509_ttl_s = 3600;
+	out->jwt_ttl_s = 300;
+}
+
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nentries; i++)
+		policy_entry_clear(&c->entries[i]);
+	free(c->entries);
+	c->entries = NULL;
+	c->nentries = 0;
+	for (size_t i = 0; i < c->ntemplates; i++)
+		policy_template_clear(&c->templates[i]);
+	free(c->templates);
+	c->templates = NULL;
+	c->ntemplates = 0;
+}
+
+/* Sets the one default template, spiffe://<c->trust_domain>/uid/{{unix.uid}}. -ENOMEM. */
+static int default_template(struct config *c)
+{
+	struct policy_template *t = calloc(1, sizeof(*t));
+	size_t n = strlen(CONFIG_DEFAULT_TEMPLATE_FMT) + strlen(c->trust_domain) + 1;
+
+	if (!t)
+		return -ENOMEM;
+	t->spiffe_id = malloc(n);
+	if (!t->spiffe_id) {
+		free(t);
+		return -ENOMEM;
+	}
+	snprintf(t->spiffe_id, n, CONFIG_DEFAULT_TEMPLATE_FMT, c->trust_domain);
+	c->templates = t;
+	c->ntemplates = 1;
+	return 0;
+}
+
+int config_defaults(struct config *out)
+{
+	defaults_base(out);
+	return default_template(out);
 }
 
 const char *config_defaults_yaml(void)
@@ -86,73 +141,144 @@ enum cfg_kind {
 	CFG_SIZE, /* bytes, or with a KiB/MiB/GiB suffix */
 	CFG_LOG_LEVEL,
 	CFG_BACKEND,
+	CFG_CA_GENERATE, /* a CFG_BOOL whose presence matters (generate vs cert/key) */
+	CFG_DURATION_S,	 /* "90s", "1h" -> uint64_t seconds, min..max seconds */
+	CFG_STRING,	 /* heap string (char *), at most CONFIG_STRING_MAX bytes */
+	CFG_STRING_LIST, /* sequence of strings: char ** at off, size_t count at cnt_off */
+	CFG_CLAIMS,	 /* mapping name -> string: struct policy_claim * and count */
+	CFG_ENTRIES,	 /* sequence of entry mappings: struct policy_entry * and count */
+	CFG_TEMPLATES,	 /* sequence of template mappings: struct policy_template * and count */
 	CFG_UNSUPPORTED, /* a DESIGN.md key this build does not implement yet */
 };
 
 struct cfg_key {
 	const char *name;
 	enum cfg_kind kind;
-	size_t off;  /* offset of the field in struct config */
-	size_t size; /* size of the field (string buffers) */
-	uint32_t min, max;
+	size_t off;	   /* offset of the field in the struct being filled (struct config, ...) */
+	size_t size;	   /* size of the field (string buffers) */
+	uint32_t min, max; /* lists: max = most items */
 	const struct cfg_key *children; /* CFG_MAP: terminated by a NULL name */
+	size_t cnt_off;			/* lists: offset of the size_t count */
 };
 
-#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define FIELD(f)      offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define EFIELD(f)     offsetof(struct policy_entry, f), sizeof(((struct policy_entry *)0)->f)
+#define TFIELD(f)     offsetof(struct policy_template, f), sizeof(((struct policy_template *)0)->f)
+#define ELIST(f, max) EFIELD(f), 0, max, NULL, offsetof(struct policy_entry, n##f)
+#define TLIST(f, max) TFIELD(f), 0, max, NULL, offsetof(struct policy_template, n##f)
+#define SLIST(f)                                          \
+	TFIELD(x509_subject.f), 0, POLICY_MAX_LIST, NULL, \
+		offsetof(struct policy_template, x509_subject.n##f)
 
 static const struct cfg_key unix_keys[] = {
-	{"enabled", CFG_BOOL, FIELD(unix_enabled), 0, 0, NULL},
-	{"hash_size_limit", CFG_SIZE, FIELD(hash_size_limit), 0, 0, NULL},
-	{.name = NULL},
+	{"enabled", CFG_BOOL, FIELD(unix_enabled), 0, 0, NULL, 0},
+	{"hash_size_limit", CFG_SIZE, FIELD(hash_size_limit), 0, 0, NULL, 0},
+	{.name = NULL, 0},
 };
 
 static const struct cfg_key attestor_keys[] = {
-	{"unix", CFG_MAP, 0, 0, 0, 0, unix_keys},
-	{"kubernetes", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
-	{.name = NULL},
+	{"unix", CFG_MAP, 0, 0, 0, 0, unix_keys, 0},
+	{"kubernetes", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL, 0},
+	{.name = NULL, 0},
 };
 
 static const struct cfg_key log_keys[] = {
-	{"level", CFG_LOG_LEVEL, FIELD(log_level), 0, 0, NULL},
-	{.name = NULL},
+	{"level", CFG_LOG_LEVEL, FIELD(log_level), 0, 0, NULL, 0},
+	{.name = NULL, 0},
 };
 
 static const struct cfg_key peer_keys[] = {
-	{"backend", CFG_BACKEND, FIELD(peer_backend), 0, 0, NULL},
-	{"require_race_free", CFG_BOOL, FIELD(require_race_free), 0, 0, NULL},
-	{"pin_dir", CFG_ABSPATH, FIELD(bpf_pin_dir), 0, 0, NULL},
-	{.name = NULL},
+	{"backend", CFG_BACKEND, FIELD(peer_backend), 0, 0, NULL, 0},
+	{"require_race_free", CFG_BOOL, FIELD(require_race_free), 0, 0, NULL, 0},
+	{"pin_dir", CFG_ABSPATH, FIELD(bpf_pin_dir), 0, 0, NULL, 0},
+	{.name = NULL, 0},
 };
 
 static const struct cfg_key audit_keys[] = {
-	{"entries", CFG_U32, FIELD(audit_entries), 1, CONFIG_AUDIT_MAX, NULL},
-	{.name = NULL},
+	{"entries", CFG_U32, FIELD(audit_entries), 1, CONFIG_AUDIT_MAX, NULL, 0},
+	{.name = NULL, 0},
 };
 
 static const struct cfg_key worker_keys[] = {
-	{"threads", CFG_U32, FIELD(worker_threads), 1, CONFIG_THREADS_MAX, NULL},
-	{.name = NULL},
+	{"threads", CFG_U32, FIELD(worker_threads), 1, CONFIG_THREADS_MAX, NULL, 0},
+	{.name = NULL, 0},
+};
+
+static const struct cfg_key ca_keys[] = {
+	{"generate", CFG_CA_GENERATE, FIELD(ca_generate), 0, 0, NULL, 0},
+	{"cert", CFG_ABSPATH, FIELD(ca_cert), 0, 0, NULL, 0},
+	{"key", CFG_ABSPATH, FIELD(ca_key), 0, 0, NULL, 0},
+	{"bundle", CFG_ABSPATH, FIELD(ca_bundle), 0, 0, NULL, 0},
+	{.name = NULL, 0},
+};
+
+static const struct cfg_key svid_keys[] = {
+	{"x509_ttl", CFG_DURATION_S, FIELD(x509_ttl_s), CONFIG_X509_TTL_MIN_S,
+	 CONFIG_X509_TTL_MAX_S, NULL, 0},
+	{"jwt_ttl", CFG_DURATION_S, FIELD(jwt_ttl_s), CONFIG_JWT_TTL_MIN_S, CONFIG_JWT_TTL_MAX_S,
+	 NULL, 0},
+	{.name = NULL, 0},
+};
+
+static const struct cfg_key entry_keys[] = {
+	{"spiffe_id", CFG_STRING, EFIELD(spiffe_id), 0, 0, NULL, 0},
+	{"selectors", CFG_STRING_LIST, ELIST(selectors, POLICY_MAX_SELECTORS)},
+	{"ttl", CFG_DURATION_S, EFIELD(x509_ttl_s), CONFIG_X509_TTL_MIN_S, CONFIG_X509_TTL_MAX_S,
+	 NULL, 0},
+	{"dns_names", CFG_STRING_LIST, ELIST(dns_names, POLICY_MAX_LIST)},
+	{"hint", CFG_STRING, EFIELD(hint), 0, 0, NULL, 0},
+	{.name = NULL, 0},
+};
+
+static const struct cfg_key subject_keys[] = {
+	{"common_name", CFG_STRING, TFIELD(x509_subject.common_name), 0, 0, NULL, 0},
+	{"organization", CFG_STRING_LIST, SLIST(organization)},
+	{"organizational_unit", CFG_STRING_LIST, SLIST(organizational_unit)},
+	{"country", CFG_STRING_LIST, SLIST(country)},
+	{"province", CFG_STRING_LIST, SLIST(province)},
+	{"locality", CFG_STRING_LIST, SLIST(locality)},
+	{.name = NULL, 0},
+};
+
+static const struct cfg_key template_keys[] = {
+	{"spiffe_id", CFG_STRING, TFIELD(spiffe_id), 0, 0, NULL, 0},
+	{"when", CFG_STRING_LIST, TLIST(when, POLICY_MAX_SELECTORS)},
+	{"ttl", CFG_DURATION_S, TFIELD(x509_ttl_s), CONFIG_X509_TTL_MIN_S, CONFIG_X509_TTL_MAX_S,
+	 NULL, 0},
+	{"dns_names", CFG_STRING_LIST, TLIST(dns_names, POLICY_MAX_LIST)},
+	{"hint", CFG_STRING, TFIELD(hint), 0, 0, NULL, 0},
+	{"x509_subject", CFG_MAP, 0, 0, 0, 0, subject_keys, 0},
+	{"jwt_claims", CFG_CLAIMS, TLIST(jwt_claims, POLICY_MAX_LIST)},
+	{.name = NULL, 0},
 };
 
 static const struct cfg_key root_keys[] = {
-	{"trust_domain", CFG_TRUST_DOMAIN, FIELD(trust_domain), 0, 0, NULL},
-	{"socket", CFG_SOCKET, FIELD(socket_path), 0, 0, NULL},
-	{"admin_socket", CFG_SOCKET, FIELD(admin_socket_path), 0, 0, NULL},
-	{"state_dir", CFG_ABSPATH, FIELD(state_dir), 0, 0, NULL},
-	{"log", CFG_MAP, 0, 0, 0, 0, log_keys},
-	{"peer", CFG_MAP, 0, 0, 0, 0, peer_keys},
-	{"audit", CFG_MAP, 0, 0, 0, 0, audit_keys},
-	{"workers", CFG_MAP, 0, 0, 0, 0, worker_keys},
-	{"attestors", CFG_MAP, 0, 0, 0, 0, attestor_keys},
-	{"metrics", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
-	{"ca", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
-	{"svid", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
-	{"entries", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
-	{"templates", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL},
-	{.name = NULL},
+	{"trust_domain", CFG_TRUST_DOMAIN, FIELD(trust_domain), 0, 0, NULL, 0},
+	{"socket", CFG_SOCKET, FIELD(socket_path), 0, 0, NULL, 0},
+	{"admin_socket", CFG_SOCKET, FIELD(admin_socket_path), 0, 0, NULL, 0},
+	{"state_dir", CFG_ABSPATH, FIELD(state_dir), 0, 0, NULL, 0},
+	{"log", CFG_MAP, 0, 0, 0, 0, log_keys, 0},
+	{"peer", CFG_MAP, 0, 0, 0, 0, peer_keys, 0},
+	{"audit", CFG_MAP, 0, 0, 0, 0, audit_keys, 0},
+	{"workers", CFG_MAP, 0, 0, 0, 0, worker_keys, 0},
+	{"attestors", CFG_MAP, 0, 0, 0, 0, attestor_keys, 0},
+	{"ca", CFG_MAP, 0, 0, 0, 0, ca_keys, 0},
+	{"svid", CFG_MAP, 0, 0, 0, 0, svid_keys, 0},
+	{"entries", CFG_ENTRIES, FIELD(entries), 0, POLICY_MAX_ENTRIES, NULL,
+	 offsetof(struct config, nentries)},
+	{"templates", CFG_TEMPLATES, FIELD(templates), 0, POLICY_MAX_TEMPLATES, NULL,
+	 offsetof(struct config, ntemplates)},
+	{"metrics", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL, 0},
+	{.name = NULL, 0},
 };
 
 /* ---- parse context and errors ---------------------------------------------------------- */
+
+/* Where each entry/template starts, so a policy_new error can point at its line. */
+struct cfg_marks {
+	yaml_mark_t *v;
+	size_t n, cap;
+};
 
 struct cfg_ctx {
 	yaml_parser_t parser;
@@ -160,6 +286,9 @@ struct cfg_ctx {
 	char *err;
 	struct config *cfg;
 	char path[CONFIG_KEYPATH_MAX]; /* dotted path of the key being parsed */
+	bool ca_generate_seen;	       /* ca.generate was written */
+	bool policy_seen;	       /* entries: or templates: was written */
+	struct cfg_marks entry_marks, template_marks;
 };
 
 /* Copies up to CONFIG_KEY_SHOW_MAX characters of s into buf, with '?' for unprintable bytes. */
@@ -393,12 +522,25 @@ static int check_path(struct cfg_ctx *c, const yaml_event_t *ev, const char *v, 
 	return 0;
 }
 
-/* Parses and stores the value of a scalar key. */
-static int cfg_scalar(struct cfg_ctx *c, const struct cfg_key *k, const yaml_event_t *ev)
+/* "90s", "5m" or "1h" for a bound in seconds (for messages). */
+static const char *duration_text(uint32_t s, char buf[16])
+{
+	if (s % 3600 == 0)
+		snprintf(buf, 16, "%uh", s / 3600);
+	else if (s % 60 == 0)
+		snprintf(buf, 16, "%um", s / 60);
+	else
+		snprintf(buf, 16, "%us", s);
+	return buf;
+}
+
+/* Parses and stores the value of a scalar key into base (struct config or a policy item). */
+static int cfg_scalar(struct cfg_ctx *c, const struct cfg_key *k, void *base,
+		      const yaml_event_t *ev)
 {
 	const char *v = (const char *)ev->data.scalar.value;
 	size_t n = ev->data.scalar.length;
-	char *field = (char *)c->cfg + k->off;
+	char *field = (char *)base + k->off;
 	char shown[CONFIG_KEY_SHOW_MAX + 8];
 	uint64_t u;
 	int rc;
@@ -428,6 +570,9 @@ static int cfg_scalar(struct cfg_ctx *c, const struct cfg_key *k, const yaml_eve
 		memcpy(field, v, n + 1);
 		return 0;
 	case CFG_BOOL:
+	case CFG_CA_GENERATE:
+		if (k->kind == CFG_CA_GENERATE)
+			c->ca_generate_seen = true;
 		if (scalar_is_plain(ev) && strcmp(v, "true") == 0) {
 			*(bool *)field = true;
 			return 0;
@@ -482,7 +627,33 @@ static int cfg_scalar(struct cfg_ctx *c, const struct cfg_key *k, const yaml_eve
 		*(enum peer_backend *)field = b;
 		return 0;
 	}
+	case CFG_DURATION_S: {
+		char lo[16], hi[16];
+
+		rc = scalar_is_plain(ev) ? config_parse_duration_ms(v, &u) : -EINVAL;
+		if (rc < 0 || u % 1000 != 0 || u / 1000 < k->min || u / 1000 > k->max)
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"expected a duration in whole seconds from %s to %s (e.g. "
+					"90s, 5m, 1h), got \"%s\"",
+					duration_text(k->min, lo), duration_text(k->max, hi),
+					shown);
+		*(uint64_t *)field = u / 1000;
+		return 0;
+	}
+	case CFG_STRING:
+		if (n > CONFIG_STRING_MAX)
+			return cfg_fail(c, -EINVAL, event_mark(ev), "longer than %d bytes",
+					CONFIG_STRING_MAX);
+		assert(*(char **)field == NULL); /* duplicate keys are refused before */
+		*(char **)field = strndup(v, n);
+		if (!*(char **)field)
+			return cfg_fail(c, -ENOMEM, NULL, "out of memory");
+		return 0;
 	case CFG_MAP:
+	case CFG_STRING_LIST:
+	case CFG_CLAIMS:
+	case CFG_ENTRIES:
+	case CFG_TEMPLATES:
 	case CFG_UNSUPPORTED:
 		break;
 	}
@@ -500,6 +671,14 @@ static void path_push(struct cfg_ctx *c, const char *key, size_t keylen, size_t 
 	errfmt(c->path + len, sizeof(c->path) - len, "%s%s", len ? "." : "", shown);
 }
 
+static void path_push_index(struct cfg_ctx *c, size_t i, size_t *saved)
+{
+	size_t len = strlen(c->path);
+
+	*saved = len;
+	errfmt(c->path + len, sizeof(c->path) - len, "[%zu]", i);
+}
+
 static void known_keys(const struct cfg_key *table, char *buf, size_t size)
 {
 	size_t o = 0;
@@ -512,11 +691,14 @@ static void known_keys(const struct cfg_key *table, char *buf, size_t size)
 	}
 }
 
+static int cfg_list(struct cfg_ctx *c, const struct cfg_key *k, void *base,
+		    const yaml_event_t *start, int depth);
+
 /*
  * Parses a mapping whose MAPPING_START event has been consumed, up to and including its
- * MAPPING_END.
+ * MAPPING_END, into base (the struct the table's offsets refer to).
  */
-static int cfg_mapping(struct cfg_ctx *c, const struct cfg_key *table, int depth)
+static int cfg_mapping(struct cfg_ctx *c, const struct cfg_key *table, void *base, int depth)
 {
 	uint32_t seen = 0;
 	yaml_event_t kev, vev;
@@ -576,13 +758,16 @@ static int cfg_mapping(struct cfg_ctx *c, const struct cfg_key *table, int depth
 		have_vev = true;
 		if (k->kind == CFG_MAP) {
 			if (vev.type == YAML_MAPPING_START_EVENT)
-				rc = cfg_mapping(c, k->children, depth + 1);
+				rc = cfg_mapping(c, k->children, base, depth + 1);
 			else if (vev.type != YAML_SCALAR_EVENT || !scalar_is_null(&vev))
 				rc = cfg_fail(c, -EINVAL, event_mark(&vev),
 					      "expected a mapping, got %s", event_kind(&vev));
 			/* an empty section (e.g. "log:") keeps the defaults */
+		} else if (k->kind == CFG_STRING_LIST || k->kind == CFG_CLAIMS ||
+			   k->kind == CFG_ENTRIES || k->kind == CFG_TEMPLATES) {
+			rc = cfg_list(c, k, base, &vev, depth + 1);
 		} else {
-			rc = cfg_scalar(c, k, &vev);
+			rc = cfg_scalar(c, k, base, &vev);
 		}
 	out:
 		if (have_vev)
@@ -595,9 +780,248 @@ static int cfg_mapping(struct cfg_ctx *c, const struct cfg_key *table, int depth
 	}
 }
 
+/* ---- lists: string sequences, jwt_claims, entries, templates --------------------------- */
+
+/* Makes room for item n of the array whose pointer is stored at field (any element type). */
+static int array_grow(char *field, size_t *cap, size_t n, size_t elem)
+{
+	void *arr, *p;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 4;
+	memcpy(&arr, field, sizeof(arr));
+	p = realloc(arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	memcpy(field, &p, sizeof(p));
+	*cap = ncap;
+	return 0;
+}
+
+static int marks_push(struct cfg_marks *m, const yaml_mark_t *mark)
+{
+	if (m->n == m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 8;
+		yaml_mark_t *v = realloc(m->v, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		m->v = v;
+		m->cap = ncap;
+	}
+	m->v[m->n++] = *mark;
+	return 0;
+}
+
+/* One string of a list or a claim: a non-empty scalar without NUL. *out: heap copy. */
+static int cfg_string_item(struct cfg_ctx *c, const yaml_event_t *ev, char **out)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+	size_t n = ev->data.scalar.length;
+
+	if (ev->type != YAML_SCALAR_EVENT || scalar_is_null(ev))
+		return cfg_fail(c, -EINVAL, event_mark(ev), "expected a string, got %s",
+				event_kind(ev));
+	if (n == 0)
+		return cfg_fail(c, -EINVAL, event_mark(ev),
+				"expected a string, got an empty string");
+	if (memchr(v, '\0', n))
+		return cfg_fail(c, -EINVAL, event_mark(ev), "value contains a NUL character");
+	if (n > CONFIG_STRING_MAX)
+		return cfg_fail(c, -EINVAL, event_mark(ev), "longer than %d bytes",
+				CONFIG_STRING_MAX);
+	*out = strndup(v, n);
+	if (!*out)
+		return cfg_fail(c, -ENOMEM, NULL, "out of memory");
+	return 0;
+}
+
+/* jwt_claims item: the key event is ev; reads the value. */
+static int cfg_claim(struct cfg_ctx *c, struct policy_claim *claims, size_t i,
+		     const yaml_event_t *ev)
+{
+	yaml_event_t vev;
+	const char *name = (const char *)ev->data.scalar.value;
+	size_t n = ev->data.scalar.length;
+	int rc;
+
+	if (ev->type != YAML_SCALAR_EVENT)
+		return cfg_fail(c, -EINVAL, event_mark(ev), "a claim name must be a string, not %s",
+				event_kind(ev));
+	for (size_t j = 0; j < i; j++)
+		if (strlen(claims[j].name) == n && memcmp(claims[j].name, name, n) == 0)
+			return cfg_fail(c, -EINVAL, event_mark(ev), "duplicate key");
+	rc = cfg_string_item(c, ev, &claims[i].name);
+	if (rc < 0)
+		return rc;
+	rc = cfg_next(c, &vev);
+	if (rc < 0)
+		return rc;
+	rc = cfg_string_item(c, &vev, &claims[i].value);
+	yaml_event_delete(&vev);
+	return rc;
+}
+
+/*
+ * Parses a list-like value (start is its first event, already consumed) into base + k->off,
+ * with the count at base + k->cnt_off. An empty value ("key:" or "key: ~") is an empty list.
+ * Items are counted as soon as they are allocated, so config_free releases a partial parse.
+ */
+static int cfg_list(struct cfg_ctx *c, const struct cfg_key *k, void *base,
+		    const yaml_event_t *start, int depth)
+{
+	char *field = (char *)base + k->off;
+	size_t *count = (size_t *)((char *)base + k->cnt_off);
+	bool is_map = k->kind == CFG_CLAIMS;
+	size_t cap = 0, elem;
+	yaml_event_t ev;
+	int rc;
+
+	switch (k->kind) {
+	case CFG_STRING_LIST:
+		elem = sizeof(char *);
+		break;
+	case CFG_CLAIMS:
+		elem = sizeof(struct policy_claim);
+		break;
+	case CFG_ENTRIES:
+		elem = sizeof(struct policy_entry);
+		break;
+	default:
+		elem = sizeof(struct policy_template);
+		break;
+	}
+	if (k->kind == CFG_ENTRIES || k->kind == CFG_TEMPLATES)
+		c->policy_seen = true;
+	if (depth > CONFIG_MAX_DEPTH)
+		return cfg_fail(c, -EPROTO, NULL, "nested more than %d levels", CONFIG_MAX_DEPTH);
+	if (start->type == YAML_SCALAR_EVENT && scalar_is_null(start))
+		return 0;
+	if (start->type != (is_map ? YAML_MAPPING_START_EVENT : YAML_SEQUENCE_START_EVENT))
+		return cfg_fail(c, -EINVAL, event_mark(start), "expected %s, got %s",
+				is_map ? "a mapping" : "a sequence", event_kind(start));
+	for (;;) {
+		size_t saved = 0, i = *count;
+		bool pushed = false;
+		char *item;
+
+		rc = cfg_next(c, &ev);
+		if (rc < 0)
+			return rc;
+		if (ev.type == (is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT)) {
+			yaml_event_delete(&ev);
+			return 0;
+		}
+		if (i >= k->max) {
+			rc = cfg_fail(c, -EINVAL, event_mark(&ev), "more than %u items", k->max);
+			goto next;
+		}
+		if (array_grow(field, &cap, i, elem) < 0) {
+			rc = cfg_fail(c, -ENOMEM, NULL, "out of memory");
+			goto next;
+		}
+		memcpy(&item, field, sizeof(item));
+		item += i * elem;
+		memset(item, 0, elem);
+		(*count)++;
+		if (is_map) {
+			if (ev.type == YAML_SCALAR_EVENT) {
+				path_push(c, (const char *)ev.data.scalar.value,
+					  ev.data.scalar.length, &saved);
+				pushed = true;
+			}
+			memcpy(&item, field, sizeof(item));
+			rc = cfg_claim(c, (struct policy_claim *)item, i, &ev);
+			goto next;
+		}
+		path_push_index(c, i, &saved);
+		pushed = true;
+		if (k->kind == CFG_STRING_LIST) {
+			rc = cfg_string_item(c, &ev, (char **)item);
+			goto next;
+		}
+		if (ev.type != YAML_MAPPING_START_EVENT) {
+			rc = cfg_fail(c, -EINVAL, event_mark(&ev), "expected a mapping, got %s",
+				      event_kind(&ev));
+			goto next;
+		}
+		rc = marks_push(k->kind == CFG_ENTRIES ? &c->entry_marks : &c->template_marks,
+				event_mark(&ev));
+		if (rc < 0) {
+			rc = cfg_fail(c, -ENOMEM, NULL, "out of memory");
+			goto next;
+		}
+		rc = cfg_mapping(c, k->kind == CFG_ENTRIES ? entry_keys : template_keys, item,
+				 depth + 1);
+	next:
+		yaml_event_delete(&ev);
+		if (rc < 0)
+			return rc;
+		if (pushed)
+			c->path[saved] = '\0';
+	}
+}
+
+/* ca: exactly one of {generate: true} and {cert, key, bundle?}. */
+static int cfg_validate_ca(struct cfg_ctx *c)
+{
+	struct config *cfg = c->cfg;
+
+	snprintf(c->path, sizeof(c->path), "ca");
+	if (cfg->ca_cert[0] || cfg->ca_key[0] || cfg->ca_bundle[0]) {
+		if (c->ca_generate_seen && cfg->ca_generate)
+			return cfg_fail(
+				c, -EINVAL, NULL,
+				"generate: true and cert/key/bundle are mutually exclusive");
+		if (!cfg->ca_cert[0] || !cfg->ca_key[0])
+			return cfg_fail(c, -EINVAL, NULL, "%s is set but %s is missing",
+					cfg->ca_cert[0]	 ? "cert"
+					: cfg->ca_key[0] ? "key"
+							 : "bundle",
+					cfg->ca_cert[0] ? "key" : "cert");
+		cfg->ca_generate = false;
+	} else if (!cfg->ca_generate) {
+		return cfg_fail(c, -EINVAL, NULL,
+				"generate is false, so cert and key (PEM files) are required");
+	}
+	c->path[0] = '\0';
+	return 0;
+}
+
+/* Entries and templates: the default template if the file has neither, then policy_new. */
+static int cfg_validate_policy(struct cfg_ctx *c)
+{
+	struct config *cfg = c->cfg;
+	const yaml_mark_t *mark = NULL;
+	char perr[POLICY_ERR_MAX];
+	struct policy *p = NULL;
+	size_t i;
+	int rc;
+
+	if (!c->policy_seen && default_template(cfg) < 0)
+		return cfg_fail(c, -ENOMEM, NULL, "out of memory");
+	rc = policy_new(cfg->trust_domain, cfg->entries, cfg->nentries, cfg->templates,
+			cfg->ntemplates, &p, perr);
+	if (rc == -ENOMEM)
+		return cfg_fail(c, -ENOMEM, NULL, "out of memory");
+	if (rc < 0) {
+		if (sscanf(perr, "entries[%zu]", &i) == 1 && i < c->entry_marks.n)
+			mark = &c->entry_marks.v[i];
+		else if (sscanf(perr, "templates[%zu]", &i) == 1 && i < c->template_marks.n)
+			mark = &c->template_marks.v[i];
+		return cfg_fail(c, -EINVAL, mark, "%s", perr);
+	}
+	policy_free(p);
+	return 0;
+}
+
 /* Checks that need several keys; runs after the whole file has been read. */
 static int cfg_validate(struct cfg_ctx *c)
 {
+	int rc;
+
 	if (strcmp(c->cfg->socket_path, c->cfg->admin_socket_path) == 0)
 		return cfg_fail(c, -EINVAL, NULL,
 				"socket and admin_socket must differ (both are %s)",
@@ -608,7 +1032,10 @@ static int cfg_validate(struct cfg_ctx *c)
 				"peer.backend %s reads /proc after accept() and is not race-free, "
 				"but peer.require_race_free is true",
 				peer_backend_name(c->cfg->peer_backend));
-	return 0;
+	rc = cfg_validate_ca(c);
+	if (rc < 0)
+		return rc;
+	return cfg_validate_policy(c);
 }
 
 /* stream := STREAM-START [DOCUMENT-START (MAPPING | null) DOCUMENT-END] STREAM-END */
@@ -632,7 +1059,7 @@ static int cfg_stream(struct cfg_ctx *c)
 	if (rc < 0)
 		return rc;
 	if (ev.type == YAML_MAPPING_START_EVENT)
-		rc = cfg_mapping(c, root_keys, 1);
+		rc = cfg_mapping(c, root_keys, c->cfg, 1);
 	else if (ev.type != YAML_SCALAR_EVENT || !scalar_is_null(&ev))
 		rc = cfg_fail(c, -EINVAL, event_mark(&ev),
 			      "the top level must be a mapping, not %s", event_kind(&ev));
@@ -664,7 +1091,7 @@ int config_parse(const char *yaml, size_t len, const char *name, struct config *
 	int rc;
 
 	err[0] = '\0';
-	config_defaults(&tmp);
+	defaults_base(&tmp);
 	if (len > CONFIG_MAX_FILE_SIZE) {
 		rc = cfg_fail(&c, -EPROTO, NULL, "too large (%zu bytes, at most %u)", len,
 			      CONFIG_MAX_FILE_SIZE);
@@ -683,10 +1110,14 @@ int config_parse(const char *yaml, size_t len, const char *name, struct config *
 	rc = cfg_validate(&c);
 	if (rc < 0)
 		goto out;
-	*out = tmp;
+	*out = tmp; /* ownership of entries/templates moves to *out */
 out:
+	if (rc < 0)
+		config_free(&tmp);
 	if (parser_ready)
 		yaml_parser_delete(&c.parser);
+	free(c.entry_marks.v);
+	free(c.template_marks.v);
 	return rc;
 }
 

@@ -3,7 +3,9 @@
  * Every key is checked: unknown keys, wrong types and bad values are errors that name the key
  * path and the reason. Keys that belong to capabilities this build does not have yet are
  * rejected with a message saying so, never silently ignored. With no file, the embedded
- * defaults (config_defaults) apply.
+ * defaults (config_defaults) apply. Registration entries and templates are validated with
+ * policy_new() at parse time, so every policy error is a config error. A struct config owns
+ * heap memory (entries, templates): release it with config_free().
  */
 #ifndef DAEMON_CONFIG_H
 #define DAEMON_CONFIG_H
@@ -13,6 +15,7 @@
 #include <stdint.h>
 
 #include "attest/peer.h"
+#include "attest/policy.h"
 #include "daemon/log.h"
 
 #define CONFIG_MAX_FILE_SIZE   (1u << 20) /* bytes */
@@ -21,6 +24,13 @@
 #define CONFIG_PATH_MAX	       4096
 #define CONFIG_NAME_MAX	       256
 #define CONFIG_ERR_MAX	       256
+#define CONFIG_STRING_MAX      8192 /* bytes of one string of entries/templates */
+/* svid.x509_ttl and the `ttl` of entries/templates: 10s .. 30 days (written 720h) */
+#define CONFIG_X509_TTL_MIN_S 10u
+#define CONFIG_X509_TTL_MAX_S (720u * 3600u)
+/* svid.jwt_ttl: 30s .. 24h */
+#define CONFIG_JWT_TTL_MIN_S 30u
+#define CONFIG_JWT_TTL_MAX_S (24u * 3600u)
 
 struct config {
 	char trust_domain[CONFIG_NAME_MAX];		/* trust_domain: example.org */
@@ -35,15 +45,40 @@ struct config {
 	uint32_t worker_threads;			/* workers: {threads: 2} (1..64) */
 	bool unix_enabled;				/* attestors: {unix: {enabled: true}} */
 	uint64_t hash_size_limit; /* attestors.unix.hash_size_limit: 0 = none */
+	/* ca: {generate: true} or {cert, key, bundle?}; exactly one of the two forms */
+	bool ca_generate;
+	char ca_cert[CONFIG_PATH_MAX];	 /* "" = not set */
+	char ca_key[CONFIG_PATH_MAX];	 /* "" = not set */
+	char ca_bundle[CONFIG_PATH_MAX]; /* "" = not set (optional with cert/key) */
+	uint64_t x509_ttl_s;		 /* svid: {x509_ttl: 1h} */
+	uint64_t jwt_ttl_s;		 /* svid: {jwt_ttl: 5m} */
+	/*
+	 * entries: / templates:, owned (config_free). When the file defines neither key, one
+	 * default template applies: spiffe://<trust_domain>/uid/{{unix.uid}} without `when`.
+	 * `templates: []` turns it off.
+	 */
+	struct policy_entry *entries;
+	size_t nentries;
+	struct policy_template *templates;
+	size_t ntemplates;
 };
 
-/* Fills *out with the embedded defaults. */
-void config_defaults(struct config *out);
+/*
+ * Fills *out with the embedded defaults (this allocates the default template). Returns 0 or
+ * -ENOMEM; either way *out is safe to pass to config_free().
+ */
+int config_defaults(struct config *out);
+
+/* Frees what a config owns (entries, templates) and leaves them empty; safe to call twice. */
+void config_free(struct config *c);
 
 /*
  * Parses YAML text into *out, starting from the defaults. `name` names the input in errors
- * (e.g. the file path). Returns 0, or -EINVAL / -EPROTO with err filled like
+ * (e.g. the file path). Returns 0, or -EINVAL / -EPROTO / -ENOMEM with err filled like
  * "/etc/attestd.yaml: peer.backend: unknown backend \"bfp\" (expected auto, lsm, fexit, ...)".
+ * On success *out is overwritten without being freed first (the caller frees the old value
+ * with config_free when it is done with it) and must be freed with config_free(); on error
+ * *out is untouched and nothing leaks.
  */
 int config_parse(const char *yaml, size_t len, const char *name, struct config *out,
 		 char err[CONFIG_ERR_MAX]);

@@ -15,11 +15,11 @@
 
 #include "daemon/loop.h"
 
-#define GRPC_MAX_MESSAGE     (4u << 20) /* received message bytes; larger: RESOURCE_EXHAUSTED */
-#define GRPC_MAX_STREAMS     128	/* concurrent streams per connection (SETTINGS) */
-#define GRPC_MAX_HEADER	     8192	/* bytes of one header value kept */
-#define GRPC_MAX_OUTBUF	     (16u << 20) /* queued output per connection before it is dropped */
-#define GRPC_ERR_MAX	     256
+#define GRPC_MAX_MESSAGE (4u << 20)  /* received message bytes; larger: RESOURCE_EXHAUSTED */
+#define GRPC_MAX_STREAMS 128	     /* concurrent streams per connection (SETTINGS) */
+#define GRPC_MAX_HEADER	 8192	     /* bytes of one header value kept */
+#define GRPC_MAX_OUTBUF	 (16u << 20) /* queued output per connection before it is dropped */
+#define GRPC_ERR_MAX	 256
 
 /* gRPC status codes used here. */
 enum grpc_status {

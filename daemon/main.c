@@ -22,16 +22,21 @@
 #include <jansson.h>
 
 #include "attest/capture.h"
+#include "attest/policy.h"
 #include "daemon/admin.h"
 #include "daemon/agent.h"
 #include "daemon/audit.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
+#include "daemon/svid.h"
+#include "daemon/svid_cache.h"
 #include "daemon/workers.h"
+#include "daemon/workload_api.h"
 
 #define PID_MAX_LIMIT		   4194304 /* kernel's upper bound for pid_max */
 #define ATTESTATIONS_LIMIT_DEFAULT 100
+#define CA_TTL_S		   (365u * 24u * 3600u) /* a generated CA certificate */
 
 /* libbpf's print callback has no user argument; these are its only way to the logger. */
 static struct log *libbpf_log;
@@ -47,6 +52,11 @@ struct daemon {
 	struct capture *cap;
 	struct agent *agent;
 	struct admin *admin;
+	struct svid_ca *ca;
+	struct svid_cache *svid_cache;
+	struct policy *policy;
+	struct workload_api *wapi;
+	struct agent_conn_ops conn_ops;
 	int signal_fd;
 	uint64_t start_mono_ms;
 	uint64_t admin_requests;
@@ -122,7 +132,7 @@ static json_t *status_json(struct daemon *d)
 	return json_pack("{s:s, s:I, s:s, s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:b, s:o,"
 			 " s:{s:s?, s:s?, s:s?, s:o, s:o, s:I, s:I},"
 			 " s:{s:I, s:I, s:I, s:I, s:I, s:I},"
-			 " s:{s:I, s:I, s:I}}",
+			 " s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}}",
 			 "version", ATTESTD_VERSION, "pid", (json_int_t)getpid(), "kernel",
 			 d->kernel, "uptime_s", (json_int_t)((mono_ms() - d->start_mono_ms) / 1000),
 			 "backend", peer_backend_name(r->chosen), "race_free", r->race_free,
@@ -141,7 +151,10 @@ static json_t *status_json(struct daemon *d)
 			 (json_int_t)c->hashes, "admin_requests", (json_int_t)d->admin_requests,
 			 "audit", "entries", (json_int_t)audit_size(d->audit), "capacity",
 			 (json_int_t)d->cfg.audit_entries, "total",
-			 (json_int_t)audit_count(d->audit));
+			 (json_int_t)audit_count(d->audit), "workload_api", "connections",
+			 (json_int_t)workload_api_connection_count(d->wapi), "streams",
+			 (json_int_t)workload_api_stream_count(d->wapi), "entries",
+			 (json_int_t)d->cfg.nentries, "templates", (json_int_t)d->cfg.ntemplates);
 }
 
 static void route_status(struct admin_request *req, void *arg)
@@ -237,10 +250,17 @@ static void route_attest(struct admin_request *req, void *arg)
 
 /* ---- signals and reload ----------------------------------------------------------------- */
 
+/*
+ * SIGHUP: a valid new file replaces log.level and the registration entries and templates at
+ * once (open streams are updated); everything else needs a restart and is reported as such.
+ * An invalid file changes nothing.
+ */
 static void reload_config(struct daemon *d)
 {
-	char err[CONFIG_ERR_MAX] = "";
+	char err[CONFIG_ERR_MAX] = "", perr[POLICY_ERR_MAX] = "";
+	struct policy *policy = NULL;
 	struct config next;
+	bool restart_needed;
 	int rc;
 
 	if (!d->config_path) {
@@ -253,25 +273,70 @@ static void reload_config(struct daemon *d)
 			  "error", err);
 		return;
 	}
-	d->log.min_level = next.log_level;
-	if (strcmp(next.socket_path, d->cfg.socket_path) != 0 ||
-	    strcmp(next.admin_socket_path, d->cfg.admin_socket_path) != 0 ||
-	    next.peer_backend != d->cfg.peer_backend ||
-	    next.require_race_free != d->cfg.require_race_free ||
-	    strcmp(next.bpf_pin_dir, d->cfg.bpf_pin_dir) != 0 ||
-	    next.audit_entries != d->cfg.audit_entries ||
-	    next.worker_threads != d->cfg.worker_threads ||
-	    next.unix_enabled != d->cfg.unix_enabled ||
-	    next.hash_size_limit != d->cfg.hash_size_limit ||
-	    strcmp(next.trust_domain, d->cfg.trust_domain) != 0 ||
-	    strcmp(next.state_dir, d->cfg.state_dir) != 0)
+	if (strcmp(next.trust_domain, d->cfg.trust_domain) != 0) {
+		/* The CA and every issued SVID belong to the running trust domain. */
+		log_error(&d->log, "config reload rejected: trust_domain changes need a restart",
+			  "running", d->cfg.trust_domain, "file", next.trust_domain);
+		config_free(&next);
+		return;
+	}
+	rc = policy_new(next.trust_domain, next.entries, next.nentries, next.templates,
+			next.ntemplates, &policy, perr);
+	if (rc < 0) {
+		log_error(&d->log, "config reload rejected; the running configuration stays",
+			  "error", perr);
+		config_free(&next);
+		return;
+	}
+	restart_needed = strcmp(next.socket_path, d->cfg.socket_path) != 0 ||
+			 strcmp(next.admin_socket_path, d->cfg.admin_socket_path) != 0 ||
+			 next.peer_backend != d->cfg.peer_backend ||
+			 next.require_race_free != d->cfg.require_race_free ||
+			 strcmp(next.bpf_pin_dir, d->cfg.bpf_pin_dir) != 0 ||
+			 next.audit_entries != d->cfg.audit_entries ||
+			 next.worker_threads != d->cfg.worker_threads ||
+			 next.unix_enabled != d->cfg.unix_enabled ||
+			 next.hash_size_limit != d->cfg.hash_size_limit ||
+			 strcmp(next.trust_domain, d->cfg.trust_domain) != 0 ||
+			 strcmp(next.state_dir, d->cfg.state_dir) != 0 ||
+			 next.ca_generate != d->cfg.ca_generate ||
+			 strcmp(next.ca_cert, d->cfg.ca_cert) != 0 ||
+			 strcmp(next.ca_key, d->cfg.ca_key) != 0 ||
+			 strcmp(next.ca_bundle, d->cfg.ca_bundle) != 0 ||
+			 next.x509_ttl_s != d->cfg.x509_ttl_s || next.jwt_ttl_s != d->cfg.jwt_ttl_s;
+	if (restart_needed) {
+		/* Keep running with what was started; the new policy is still applied. */
 		log_warn(&d->log,
-			 "config reloaded: only log.level applies now; other changes need "
-			 "a restart",
+			 "config reloaded: log.level, entries and templates apply now; "
+			 "other changes need a restart",
 			 "path", d->config_path);
-	else
+	} else {
 		log_info(&d->log, "config reloaded", "path", d->config_path, "log_level",
-			 log_level_name(next.log_level));
+			 log_level_name(next.log_level), "entries", (unsigned long)next.nentries,
+			 "templates", (unsigned long)next.ntemplates);
+	}
+	d->log.min_level = next.log_level;
+	d->cfg.log_level = next.log_level;
+	workload_api_set_policy(d->wapi, policy);
+	policy_free(d->policy);
+	d->policy = policy;
+	/* The running config takes the new entries and templates; `next` frees the old ones. */
+	{
+		struct policy_entry *e = d->cfg.entries;
+		size_t ne = d->cfg.nentries;
+		struct policy_template *t = d->cfg.templates;
+		size_t nt = d->cfg.ntemplates;
+
+		d->cfg.entries = next.entries;
+		d->cfg.nentries = next.nentries;
+		d->cfg.templates = next.templates;
+		d->cfg.ntemplates = next.ntemplates;
+		next.entries = e;
+		next.nentries = ne;
+		next.templates = t;
+		next.ntemplates = nt;
+	}
+	config_free(&next);
 }
 
 static void on_signal(struct loop *loop, int fd, uint32_t events, void *arg)
@@ -392,6 +457,53 @@ static int daemon_start(struct daemon *d)
 		return rc;
 	}
 
+	{
+		struct svid_ca_opts caopts = {
+			.trust_domain = d->cfg.trust_domain,
+			.state_dir = d->cfg.state_dir,
+			.generate = d->cfg.ca_generate,
+			.cert_path = d->cfg.ca_cert[0] ? d->cfg.ca_cert : NULL,
+			.key_path = d->cfg.ca_key[0] ? d->cfg.ca_key : NULL,
+			.bundle_path = d->cfg.ca_bundle[0] ? d->cfg.ca_bundle : NULL,
+			.ca_ttl_s = CA_TTL_S,
+		};
+		struct workload_api_opts wopts = {
+			.trust_domain = d->cfg.trust_domain,
+			.socket_path = d->cfg.socket_path,
+			.jwt_ttl_s = d->cfg.jwt_ttl_s,
+		};
+		char perr[POLICY_ERR_MAX] = "";
+
+		rc = svid_ca_open(&caopts, &d->ca, err);
+		if (rc < 0) {
+			log_error(&d->log, "CA unavailable", "error", err);
+			return rc;
+		}
+		if (svid_ca_generated(d->ca))
+			log_info(&d->log, "generated a CA in state_dir", "state_dir",
+				 d->cfg.state_dir, "why", svid_ca_generated(d->ca));
+		rc = policy_new(d->cfg.trust_domain, d->cfg.entries, d->cfg.nentries,
+				d->cfg.templates, d->cfg.ntemplates, &d->policy, perr);
+		if (rc < 0) {
+			log_error(&d->log, "policy", "error", perr);
+			return rc;
+		}
+		rc = svid_cache_new(d->loop, d->workers, d->ca, d->cfg.x509_ttl_s, &d->svid_cache);
+		if (rc < 0) {
+			log_error(&d->log, "SVID cache", "error", strerror(-rc));
+			return rc;
+		}
+		rc = workload_api_new(&wopts, d->loop, &d->log, d->workers, d->audit, d->ca,
+				      d->svid_cache, d->policy, &d->wapi, err);
+		if (rc < 0) {
+			log_error(&d->log, "Workload API", "error", err);
+			return rc;
+		}
+		d->conn_ops.open = workload_api_conn_open;
+		d->conn_ops.attested = workload_api_conn_attested;
+		d->conn_ops.arg = d->wapi;
+		aopts.conn_ops = &d->conn_ops;
+	}
 	aopts.socket_path = d->cfg.socket_path;
 	aopts.require_race_free = d->cfg.require_race_free;
 	aopts.unix_enabled = d->cfg.unix_enabled;
@@ -422,9 +534,15 @@ static int daemon_start(struct daemon *d)
 static void daemon_stop(struct daemon *d, bool clean)
 {
 	admin_free(d->admin);
-	/* Completes queued hashing, whose callbacks still use the agent and the audit ring. */
+	/* Queued work completes first: its callbacks still use the agent, the Workload API,
+	 * the SVID cache and the audit ring. */
 	workers_free(d->workers);
+	workload_api_shutdown(d->wapi);
+	svid_cache_free(d->svid_cache);
+	workload_api_free(d->wapi);
 	agent_free(d->agent);
+	policy_free(d->policy);
+	svid_ca_free(d->ca);
 	audit_free(d->audit);
 	if (d->signal_fd >= 0) {
 		if (d->loop)
@@ -473,19 +591,22 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (d.config_path)
+	if (d.config_path) {
 		rc = config_load_file(d.config_path, &d.cfg, err);
-	else {
-		config_defaults(&d.cfg);
-		rc = 0;
+	} else {
+		rc = config_defaults(&d.cfg);
+		if (rc < 0)
+			snprintf(err, sizeof(err), "embedded defaults: %s", strerror(-rc));
 	}
 	if (rc < 0) {
 		fprintf(stderr, "attestd: %s\n", err);
 		return 1;
 	}
 	if (check_only) {
-		printf("attestd: configuration OK: %s\n",
-		       d.config_path ? d.config_path : "(embedded defaults)");
+		printf("attestd: configuration OK: %s (%zu entries, %zu templates)\n",
+		       d.config_path ? d.config_path : "(embedded defaults)", d.cfg.nentries,
+		       d.cfg.ntemplates);
+		config_free(&d.cfg);
 		return 0;
 	}
 	log_init(&d.log, d.cfg.log_level, STDERR_FILENO);
@@ -497,10 +618,12 @@ int main(int argc, char **argv)
 		rc = loop_run(d.loop);
 	daemon_stop(&d, true);
 	if (rc < 0) {
+		config_free(&d.cfg);
 		fprintf(stderr, "attestd: failed to start: %s (see the log above)\n",
 			strerror(-rc));
 		return 1;
 	}
+	config_free(&d.cfg);
 	log_info(&d.log, "attestd stopped");
 	return 0;
 }

@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_MAX_MESSAGE   (4u << 20) /* bytes; larger messages are refused */
-#define PROTO_MAX_REPEATED  1024	   /* entries of one repeated/map field */
-#define PROTO_MAX_DEPTH	    32	   /* google.protobuf.Struct/Value nesting */
-#define PROTO_ERR_MAX	    256
+#define PROTO_MAX_MESSAGE  (4u << 20) /* bytes; larger messages are refused */
+#define PROTO_MAX_REPEATED 1024	      /* entries of one repeated/map field */
+#define PROTO_MAX_DEPTH	   32	      /* google.protobuf.Struct/Value nesting */
+#define PROTO_ERR_MAX	   256
 
 struct proto_buf {
 	uint8_t *data;
@@ -35,16 +35,16 @@ struct proto_bytes {
 /* X509SVIDRequest{}, X509BundlesRequest{}, JWTBundlesRequest{}: only unknown fields allowed. */
 int proto_decode_empty(const uint8_t *buf, size_t len, const char *what, char err[PROTO_ERR_MAX]);
 
-struct proto_jwtsvid_request {	    /* JWTSVIDRequest */
+struct proto_jwtsvid_request {				 /* JWTSVIDRequest */
 	struct proto_bytes audience[PROTO_MAX_REPEATED]; /* field 1, repeated string */
 	size_t naudience;
 	struct proto_bytes spiffe_id; /* field 2; len 0 = all */
 };
-int proto_decode_jwtsvid_request(const uint8_t *buf, size_t len,
-				 struct proto_jwtsvid_request *out, char err[PROTO_ERR_MAX]);
+int proto_decode_jwtsvid_request(const uint8_t *buf, size_t len, struct proto_jwtsvid_request *out,
+				 char err[PROTO_ERR_MAX]);
 int proto_encode_jwtsvid_request(const struct proto_jwtsvid_request *in, struct proto_buf *out);
 
-struct proto_validate_request { /* ValidateJWTSVIDRequest */
+struct proto_validate_request {	     /* ValidateJWTSVIDRequest */
 	struct proto_bytes audience; /* field 1 */
 	struct proto_bytes svid;     /* field 2 */
 };
@@ -54,12 +54,12 @@ int proto_encode_validate_request(const struct proto_validate_request *in, struc
 
 /* ---- responses (encoded by attestd, decoded by attestctl) ---- */
 
-struct proto_x509svid { /* X509SVID */
-	struct proto_bytes spiffe_id; /* 1 string */
-	struct proto_bytes x509_svid; /* 2 DER chain, leaf first */
+struct proto_x509svid {			  /* X509SVID */
+	struct proto_bytes spiffe_id;	  /* 1 string */
+	struct proto_bytes x509_svid;	  /* 2 DER chain, leaf first */
 	struct proto_bytes x509_svid_key; /* 3 PKCS#8 DER */
-	struct proto_bytes bundle;	 /* 4 DER certs */
-	struct proto_bytes hint;	 /* 5 string, may be empty */
+	struct proto_bytes bundle;	  /* 4 DER certs */
+	struct proto_bytes hint;	  /* 5 string, may be empty */
 };
 
 struct proto_map_entry { /* map<string, bytes> entry: key = 1, value = 2 */
@@ -67,7 +67,7 @@ struct proto_map_entry { /* map<string, bytes> entry: key = 1, value = 2 */
 	struct proto_bytes value;
 };
 
-struct proto_x509svid_response { /* X509SVIDResponse */
+struct proto_x509svid_response {      /* X509SVIDResponse */
 	struct proto_x509svid *svids; /* 1 */
 	size_t nsvids;
 	struct proto_bytes *crl; /* 2 repeated bytes */
@@ -75,8 +75,7 @@ struct proto_x509svid_response { /* X509SVIDResponse */
 	struct proto_map_entry *federated_bundles; /* 3 */
 	size_t nfederated_bundles;
 };
-int proto_encode_x509svid_response(const struct proto_x509svid_response *in,
-				   struct proto_buf *out);
+int proto_encode_x509svid_response(const struct proto_x509svid_response *in, struct proto_buf *out);
 /* Decoded arrays are malloc'd (free with proto_x509svid_response_clear); bytes are borrowed. */
 int proto_decode_x509svid_response(const uint8_t *buf, size_t len,
 				   struct proto_x509svid_response *out, char err[PROTO_ERR_MAX]);
@@ -95,12 +94,12 @@ int proto_decode_x509bundles_response(const uint8_t *buf, size_t len,
 				      char err[PROTO_ERR_MAX]);
 void proto_x509bundles_response_clear(struct proto_x509bundles_response *r);
 
-struct proto_jwtsvid { /* JWTSVID */
+struct proto_jwtsvid {		      /* JWTSVID */
 	struct proto_bytes spiffe_id; /* 1 */
 	struct proto_bytes svid;      /* 2 */
 	struct proto_bytes hint;      /* 3 */
 };
-struct proto_jwtsvid_response { /* JWTSVIDResponse */
+struct proto_jwtsvid_response {	     /* JWTSVIDResponse */
 	struct proto_jwtsvid *svids; /* 1 */
 	size_t nsvids;
 };
@@ -109,7 +108,7 @@ int proto_decode_jwtsvid_response(const uint8_t *buf, size_t len,
 				  struct proto_jwtsvid_response *out, char err[PROTO_ERR_MAX]);
 void proto_jwtsvid_response_clear(struct proto_jwtsvid_response *r);
 
-struct proto_jwtbundles_response { /* JWTBundlesResponse */
+struct proto_jwtbundles_response {	 /* JWTBundlesResponse */
 	struct proto_map_entry *bundles; /* 1: trust domain -> JWKS JSON bytes */
 	size_t nbundles;
 };

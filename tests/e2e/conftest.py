@@ -95,3 +95,45 @@ def clients():
     yield spawn
     for pc in started:
         pc.kill()
+
+
+# ---- Workload API (issue 4) ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def wl_stubs():
+    """Python stubs generated from tests/e2e/workload.proto into a private directory (readable
+    by the other uids the tests switch to). Skips if protoc, the plugin or a module is missing."""
+    import wlapi
+
+    reason = wlapi.missing_tools()
+    if reason:
+        pytest.skip(reason)
+    d = tempfile.mkdtemp(prefix="attestd-wlstubs-", dir="/tmp")
+    os.chmod(d, 0o755)
+    try:
+        stubs = wlapi.generate(d)
+        for name in os.listdir(d):
+            os.chmod(os.path.join(d, name), 0o755 if os.path.isdir(os.path.join(d, name))
+                     else 0o644)
+        yield stubs
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def wl_client(wl_stubs, attestd):
+    """Factory: wl_client(sock) opens a Workload API client (its own connection). Every client
+    is closed at teardown, before the daemons are stopped (this fixture depends on attestd)."""
+    import wlapi
+
+    opened = []
+
+    def open_client(sock):
+        c = wlapi.Client(wl_stubs, sock)
+        opened.append(c)
+        return c
+
+    yield open_client
+    for c in opened:
+        c.close()

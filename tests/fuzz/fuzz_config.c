@@ -1,6 +1,7 @@
 /*
  * fuzz_config.c - libFuzzer target for config_parse (and config_parse_duration_ms).
- * Any input must give 0 or a negative errno with a NUL-terminated message, never a crash.
+ * Any input must give 0 or a negative errno with a NUL-terminated message, never a crash; an
+ * accepted config builds a policy and is freed with config_free (so leaks show).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -27,8 +28,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!memchr(err, '\0', sizeof(err)))
 		__builtin_trap();
 	if (rc == 0 && (err[0] != '\0' || cfg.worker_threads < 1 || cfg.audit_entries < 1 ||
-			cfg.socket_path[0] != '/' || cfg.trust_domain[0] == '\0'))
+			cfg.socket_path[0] != '/' || cfg.trust_domain[0] == '\0' ||
+			(!cfg.ca_generate && (!cfg.ca_cert[0] || !cfg.ca_key[0]))))
 		__builtin_trap();
+	if (rc == 0) {
+		struct policy *p = NULL;
+		char perr[POLICY_ERR_MAX];
+
+		/* an accepted config always builds a policy */
+		if (policy_new(cfg.trust_domain, cfg.entries, cfg.nentries, cfg.templates,
+			       cfg.ntemplates, &p, perr) != 0)
+			__builtin_trap();
+		policy_free(p);
+		config_free(&cfg);
+	}
 
 	if (size < FUZZ_DURATION_MAX) {
 		char text[FUZZ_DURATION_MAX];

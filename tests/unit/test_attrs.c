@@ -253,6 +253,63 @@ static void test_selectors_many(void **state)
 	attr_set_free(s);
 }
 
+/* The kubernetes rows: every k8s:* selector, from attributes inserted out of table order. */
+static void test_selectors_k8s(void **state)
+{
+	static const char *const want[] = {
+		"k8s:sa:web",
+		"k8s:ns:prod",
+		"k8s:node-name:node-1",
+		"k8s:pod-uid:0b5c",
+		"k8s:pod-name:web-1",
+		"k8s:pod-image-count:2",
+		"k8s:pod-init-image-count:1",
+		"k8s:pod-image:docker.io/web@sha256:aa",
+		"k8s:pod-image:docker.io/web:1",
+		"k8s:pod-init-image:docker.io/init:1",
+		"k8s:pod-label:app:web",
+		"k8s:pod-label:example.com/tier:front:end",
+		"k8s:pod-owner:ReplicaSet:web-5f",
+		"k8s:pod-owner:Thing:t",
+		"k8s:pod-owner-uid:ReplicaSet:r1",
+		"k8s:container-name:app",
+		"k8s:container-image:docker.io/web@sha256:aa",
+	};
+	static const char *const rows[][2] = {
+		{"kubernetes.workload_container.images", "docker.io/web@sha256:aa"},
+		{"kubernetes.workload_container.name", "app"},
+		{"kubernetes.pod.owner_uids", "ReplicaSet:r1"},
+		{"kubernetes.pod.owners", "ReplicaSet:web-5f"},
+		{"kubernetes.pod.owners", "Thing:t"},
+		{"kubernetes.pod.label[app]", "web"},
+		{"kubernetes.pod.init_images", "docker.io/init:1"},
+		{"kubernetes.pod.images", "docker.io/web@sha256:aa"},
+		{"kubernetes.pod.images", "docker.io/web:1"},
+		{"kubernetes.pod.label[example.com/tier]", "front:end"},
+		{"kubernetes.pod.init_image_count", "1"},
+		{"kubernetes.pod.image_count", "2"},
+		{"kubernetes.pod.name", "web-1"},
+		{"kubernetes.pod.uid", "0b5c"},
+		{"kubernetes.pod.node.name", "node-1"},
+		{"kubernetes.pod.namespace", "prod"},
+		{"kubernetes.pod.service_account", "web"},
+		/* SPIRL-only names: no selector */
+		{"kubernetes.pod.owner", "Thing:t"},
+		{"kubernetes.pod.owner_uid", "r2"},
+		{"kubernetes.pod.container.app.image.name", "docker.io/web:1"},
+		{"kubernetes.pod.annotation[a]", "b"},
+		{"kubernetes.container.name", "app"},
+		{"kubernetes.pod.label", "not keyed"},
+	};
+	struct attr_set *s;
+
+	assert_int_equal(attr_set_new(&s), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_int_equal(attr_set_add(s, rows[i][0], rows[i][1]), 0);
+	expect_selectors(s, want, sizeof(want) / sizeof(want[0]));
+	attr_set_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_selectors_empty_and_values_with_colons),
 		cmocka_unit_test(test_split_key),
 		cmocka_unit_test(test_selectors_many),
+		cmocka_unit_test(test_selectors_k8s),
 	};
 
 	return cmocka_run_group_tests_name("attrs", tests, NULL, NULL);

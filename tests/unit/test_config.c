@@ -15,18 +15,91 @@
 
 #include "daemon/config.h"
 
-#define DUMP_MAX (3 * CONFIG_PATH_MAX)
+#define DUMP_MAX (8 * CONFIG_PATH_MAX)
+
+struct dumpbuf {
+	char *buf;
+	size_t size, o;
+};
+
+static void __attribute__((format(printf, 2, 3))) put(struct dumpbuf *d, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (d->o >= d->size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(d->buf + d->o, d->size - d->o, fmt, ap);
+	va_end(ap);
+	d->o += n > 0 ? (size_t)n : 0;
+}
+
+/* "name[a,b]" for a string list ("" when empty). */
+static void put_list(struct dumpbuf *d, const char *name, char *const *v, size_t n)
+{
+	if (!n)
+		return;
+	put(d, "%s[", name);
+	for (size_t i = 0; i < n; i++)
+		put(d, "%s%s", i ? "," : "", v[i]);
+	put(d, "]");
+}
 
 /* A one-line summary of every field, so a row can check any of them with a substring. */
 static void dump(const struct config *c, char *buf, size_t size)
 {
-	snprintf(buf, size,
-		 "td=%s;socket=%s;admin=%s;state=%s;level=%s;backend=%s;rrf=%d;pin=%s;audit=%u;"
-		 "threads=%u;unix=%d;hash=%llu;",
-		 c->trust_domain, c->socket_path, c->admin_socket_path, c->state_dir,
-		 log_level_name(c->log_level), peer_backend_name(c->peer_backend),
-		 c->require_race_free, c->bpf_pin_dir, c->audit_entries, c->worker_threads,
-		 c->unix_enabled, (unsigned long long)c->hash_size_limit);
+	struct dumpbuf d = {buf, size, 0};
+
+	put(&d,
+	    "td=%s;socket=%s;admin=%s;state=%s;level=%s;backend=%s;rrf=%d;pin=%s;audit=%u;"
+	    "threads=%u;unix=%d;hash=%llu;",
+	    c->trust_domain, c->socket_path, c->admin_socket_path, c->state_dir,
+	    log_level_name(c->log_level), peer_backend_name(c->peer_backend), c->require_race_free,
+	    c->bpf_pin_dir, c->audit_entries, c->worker_threads, c->unix_enabled,
+	    (unsigned long long)c->hash_size_limit);
+	if (c->ca_generate)
+		put(&d, "ca=gen;");
+	else
+		put(&d, "ca=cert:%s,key:%s,bundle:%s;", c->ca_cert, c->ca_key, c->ca_bundle);
+	put(&d, "x509=%llu;jwt=%llu;entries=%zu;", (unsigned long long)c->x509_ttl_s,
+	    (unsigned long long)c->jwt_ttl_s, c->nentries);
+	for (size_t i = 0; i < c->nentries; i++) {
+		const struct policy_entry *e = &c->entries[i];
+
+		put(&d, "e%zu=%s", i, e->spiffe_id ? e->spiffe_id : "(null)");
+		put_list(&d, "sel", e->selectors, e->nselectors);
+		if (e->x509_ttl_s)
+			put(&d, "ttl=%llu", (unsigned long long)e->x509_ttl_s);
+		put_list(&d, "dns", e->dns_names, e->ndns_names);
+		if (e->hint)
+			put(&d, "hint=%s", e->hint);
+		put(&d, ";");
+	}
+	put(&d, "templates=%zu;", c->ntemplates);
+	for (size_t i = 0; i < c->ntemplates; i++) {
+		const struct policy_template *t = &c->templates[i];
+		const struct policy_subject *s = &t->x509_subject;
+
+		put(&d, "t%zu=%s", i, t->spiffe_id ? t->spiffe_id : "(null)");
+		put_list(&d, "when", t->when, t->nwhen);
+		if (t->x509_ttl_s)
+			put(&d, "ttl=%llu", (unsigned long long)t->x509_ttl_s);
+		put_list(&d, "dns", t->dns_names, t->ndns_names);
+		if (t->hint)
+			put(&d, "hint=%s", t->hint);
+		if (s->common_name)
+			put(&d, "cn=%s", s->common_name);
+		put_list(&d, "o", s->organization, s->norganization);
+		put_list(&d, "ou", s->organizational_unit, s->norganizational_unit);
+		put_list(&d, "c", s->country, s->ncountry);
+		put_list(&d, "st", s->province, s->nprovince);
+		put_list(&d, "l", s->locality, s->nlocality);
+		for (size_t j = 0; j < t->njwt_claims; j++)
+			put(&d, "%s%s=%s", j ? "," : "claims{", t->jwt_claims[j].name,
+			    t->jwt_claims[j].value);
+		put(&d, "%s;", t->njwt_claims ? "}" : "");
+	}
 }
 
 struct parse_case {
@@ -89,7 +162,7 @@ static const struct parse_case parse_cases[] = {
 	/* unknown keys */
 	{"unknown top key", "trust_domain: a\nbogus: 1\n", -EINVAL,
 	 "cfg.yaml:2:1: bogus: unknown key (known: trust_domain, socket, admin_socket, state_dir, "
-	 "log, peer, audit, workers, attestors)"},
+	 "log, peer, audit, workers, attestors, ca, svid, entries, templates)"},
 	{"unknown peer key", "peer:\n  backend: lsm\n  bakend: lsm\n", -EINVAL,
 	 "cfg.yaml:3:3: peer.bakend: unknown key (known: backend, require_race_free, pin_dir)"},
 	{"unknown unix key", "attestors:\n  unix:\n    hash: 1\n", -EINVAL,
@@ -102,10 +175,6 @@ static const struct parse_case parse_cases[] = {
 	/* DESIGN.md keys this build does not have */
 	{"metrics", "metrics: {listen: \"127.0.0.1:9988\"}", -EINVAL,
 	 "cfg.yaml:1:1: metrics: " UNSUP},
-	{"ca", "ca: {generate: true}", -EINVAL, "ca: " UNSUP},
-	{"svid", "svid: {x509_ttl: 1h}", -EINVAL, "svid: " UNSUP},
-	{"entries", "entries: []", -EINVAL, "entries: " UNSUP},
-	{"templates", "templates:\n  - spiffe_id: x\n", -EINVAL, "templates: " UNSUP},
 	{"kubernetes", "attestors:\n  unix: {enabled: true}\n  kubernetes:\n    enabled: false\n",
 	 -EINVAL, "cfg.yaml:3:3: attestors.kubernetes: " UNSUP},
 
@@ -233,6 +302,205 @@ static const struct parse_case parse_cases[] = {
 	 "\"17179869184GiB\": too large"},
 	{"size overflow plain", "attestors: {unix: {hash_size_limit: 18446744073709551616}}",
 	 -EINVAL, "too large"},
+
+	/* ca */
+	{"ca generate", "ca: {generate: true}", 0, "ca=gen;"},
+	{"ca empty section", "ca:\n", 0, "ca=gen;"},
+	{"ca files", "ca: {cert: /etc/a/ca.pem, key: /etc/a/ca.key}", 0,
+	 "ca=cert:/etc/a/ca.pem,key:/etc/a/ca.key,bundle:;"},
+	{"ca files, generate false, bundle",
+	 "ca:\n  generate: false\n  cert: /c.pem\n  key: /k.pem\n  bundle: /b.pem\n", 0,
+	 "ca=cert:/c.pem,key:/k.pem,bundle:/b.pem;"},
+	{"ca generate and files", "ca: {generate: true, cert: /a, key: /b}", -EINVAL,
+	 "cfg.yaml: ca: generate: true and cert/key/bundle are mutually exclusive"},
+	{"ca cert only", "ca: {cert: /a}", -EINVAL, "cfg.yaml: ca: cert is set but key is missing"},
+	{"ca key only", "ca: {key: /a}", -EINVAL, "ca: key is set but cert is missing"},
+	{"ca bundle only", "ca: {bundle: /a}", -EINVAL, "ca: bundle is set but cert is missing"},
+	{"ca nothing", "ca: {generate: false}", -EINVAL,
+	 "ca: generate is false, so cert and key (PEM files) are required"},
+	{"ca relative", "ca: {cert: ca.pem, key: /k}", -EINVAL,
+	 "cfg.yaml:1:12: ca.cert: \"ca.pem\": must be an absolute path"},
+	{"ca generate yes", "ca: {generate: yes}", -EINVAL, "ca.generate: expected true or false"},
+	{"ca unknown key", "ca: {gen: true}", -EINVAL,
+	 "ca.gen: unknown key (known: generate, cert, key, bundle)"},
+	{"ca scalar", "ca: generate", -EINVAL, "ca: expected a mapping, got a scalar"},
+
+	/* svid */
+	{"svid ttls", "svid: {x509_ttl: 30m, jwt_ttl: 90s}", 0, "x509=1800;jwt=90;"},
+	{"svid mixed units", "svid: {x509_ttl: 1h30m}", 0, "x509=5400;jwt=300;"},
+	{"svid x509 min", "svid: {x509_ttl: 10s}", 0, "x509=10;"},
+	{"svid x509 max", "svid: {x509_ttl: 720h}", 0, "x509=2592000;"},
+	{"svid jwt min", "svid: {jwt_ttl: 30s}", 0, "jwt=30;"},
+	{"svid jwt max", "svid: {jwt_ttl: 24h}", 0, "jwt=86400;"},
+	{"svid whole seconds in ms", "svid: {jwt_ttl: 60000ms}", 0, "jwt=60;"},
+	{"svid x509 too short", "svid: {x509_ttl: 9s}", -EINVAL,
+	 "cfg.yaml:1:18: svid.x509_ttl: expected a duration in whole seconds from 10s to 720h "
+	 "(e.g. "
+	 "90s, 5m, 1h), got \"9s\""},
+	{"svid x509 too long", "svid: {x509_ttl: 720h1s}", -EINVAL, "from 10s to 720h"},
+	{"svid jwt too short", "svid: {jwt_ttl: 29s}", -EINVAL,
+	 "svid.jwt_ttl: expected a duration in whole seconds from 30s to 24h"},
+	{"svid jwt too long", "svid: {jwt_ttl: 25h}", -EINVAL, "got \"25h\""},
+	{"svid fraction", "svid: {jwt_ttl: 30500ms}", -EINVAL, "in whole seconds"},
+	{"svid no unit", "svid: {jwt_ttl: 60}", -EINVAL, "got \"60\""},
+	{"svid days", "svid: {x509_ttl: 1d}", -EINVAL, "got \"1d\""},
+	{"svid quoted", "svid: {x509_ttl: \"1h\"}", -EINVAL, "got \"1h\""},
+	{"svid unknown", "svid: {ttl: 1h}", -EINVAL,
+	 "svid.ttl: unknown key (known: x509_ttl, jwt_ttl)"},
+
+	/* entries and templates: shapes */
+	{"default template", "", 0,
+	 "entries=0;templates=1;t0=spiffe://example.org/uid/{{unix.uid}};"},
+	{"default template follows trust_domain", "trust_domain: prod.example\n", 0,
+	 "entries=0;templates=1;t0=spiffe://prod.example/uid/{{unix.uid}};"},
+	{"entries replace the default template",
+	 "entries:\n"
+	 "  - {spiffe_id: \"spiffe://example.org/web\", selectors: [\"unix:uid:1000\"], ttl: 10m,\n"
+	 "     dns_names: [web.example.org], hint: web}\n",
+	 0,
+	 "entries=1;e0=spiffe://example.org/websel[unix:uid:1000]ttl=600dns[web.example.org]"
+	 "hint=web;templates=0;"},
+	{"block entries",
+	 "trust_domain: td\n"
+	 "entries:\n"
+	 "  - spiffe_id: spiffe://td/a\n"
+	 "    selectors:\n"
+	 "      - unix:uid:1\n"
+	 "      - \"k8s:pod-label:app:web\"\n"
+	 "  - spiffe_id: spiffe://td/b\n"
+	 "    selectors: [unix:gid:2]\n"
+	 "    dns_names: [b.td, \"*.b.td\"]\n",
+	 0,
+	 "entries=2;e0=spiffe://td/asel[unix:uid:1,k8s:pod-label:app:web];"
+	 "e1=spiffe://td/bsel[unix:gid:2]dns[b.td,*.b.td];templates=0;"},
+	{"templates replace the default template",
+	 "templates:\n"
+	 "  - spiffe_id: \"spiffe://example.org/ns/{{kubernetes.pod.namespace}}/sa/"
+	 "{{kubernetes.pod.service_account}}\"\n"
+	 "    when: [\"k8s:ns:prod\", \"k8s:sa:web\"]\n"
+	 "    ttl: 30m\n"
+	 "    dns_names: [\"{{unix.user}}.example.org\"]\n"
+	 "    hint: \"{{ unix.user }}\"\n"
+	 "    x509_subject:\n"
+	 "      common_name: \"{{unix.user}}\"\n"
+	 "      organization: [Example, \"Team {{kubernetes.pod.label[team]}}\"]\n"
+	 "      organizational_unit: [ops]\n"
+	 "      country: [US]\n"
+	 "      province: [CA]\n"
+	 "      locality: [\"San Francisco\"]\n"
+	 "    jwt_claims: {team: \"{{kubernetes.pod.label[team]}}\", \"https://x.example/k\": v}\n",
+	 0,
+	 "entries=0;templates=1;t0=spiffe://example.org/ns/{{kubernetes.pod.namespace}}/sa/"
+	 "{{kubernetes.pod.service_account}}when[k8s:ns:prod,k8s:sa:web]ttl=1800"
+	 "dns[{{unix.user}}.example.org]hint={{ unix.user }}cn={{unix.user}}"
+	 "o[Example,Team {{kubernetes.pod.label[team]}}]ou[ops]c[US]st[CA]l[San Francisco]"
+	 "claims{team={{kubernetes.pod.label[team]}},https://x.example/k=v};"},
+	{"entries and templates",
+	 "entries: [{spiffe_id: spiffe://example.org/a, selectors: [a:b:c]}]\n"
+	 "templates: [{spiffe_id: \"spiffe://example.org/u/{{unix.uid}}\", when: []}]\n",
+	 0,
+	 "entries=1;e0=spiffe://example.org/asel[a:b:c];templates=1;"
+	 "t0=spiffe://example.org/u/{{unix.uid}};"},
+	{"empty templates: no identities", "templates: []\n", 0, "entries=0;templates=0;"},
+	{"empty entries: no identities", "entries:\n", 0, "entries=0;templates=0;"},
+	{"null lists", "templates: [{spiffe_id: spiffe://example.org/x, when: ~, dns_names: }]", 0,
+	 "templates=1;t0=spiffe://example.org/x;"},
+	{"entries not a sequence", "entries: {a: 1}", -EINVAL,
+	 "cfg.yaml:1:10: entries: expected a sequence, got a mapping"},
+	{"entry not a mapping", "entries: [spiffe://example.org/a]", -EINVAL,
+	 "cfg.yaml:1:11: entries[0]: expected a mapping, got a scalar"},
+	{"entry unknown key",
+	 "entries:\n  - spiffe_id: spiffe://example.org/a\n    selector: [a:b:c]\n", -EINVAL,
+	 "cfg.yaml:3:5: entries[0].selector: unknown key (known: spiffe_id, selectors, ttl, "
+	 "dns_names, hint)"},
+	{"entry duplicate key",
+	 "entries: [{spiffe_id: spiffe://example.org/a, spiffe_id: spiffe://example.org/b}]",
+	 -EINVAL, "entries[0].spiffe_id: duplicate key"},
+	{"entry selectors scalar",
+	 "entries: [{spiffe_id: spiffe://example.org/a, selectors: a:b:c}]", -EINVAL,
+	 "entries[0].selectors: expected a sequence, got a scalar"},
+	{"selector not a string",
+	 "entries: [{spiffe_id: spiffe://example.org/a, selectors: [[a:b:c]]}]", -EINVAL,
+	 "entries[0].selectors[0]: expected a string, got a sequence"},
+	{"selector empty string",
+	 "entries: [{spiffe_id: spiffe://example.org/a, selectors: [a:b:c, \"\"]}]", -EINVAL,
+	 "entries[0].selectors[1]: expected a string, got an empty string"},
+	{"selector null", "entries: [{spiffe_id: spiffe://example.org/a, selectors: [~]}]", -EINVAL,
+	 "entries[0].selectors[0]: expected a string, got an empty value"},
+	{"entry spiffe_id null", "entries: [{spiffe_id: , selectors: [a:b:c]}]", -EINVAL,
+	 "entries[0].spiffe_id: expected a value, got an empty value"},
+	{"entry ttl too short",
+	 "entries: [{spiffe_id: spiffe://example.org/a, selectors: [a:b:c], ttl: 1s}]", -EINVAL,
+	 "entries[0].ttl: expected a duration in whole seconds from 10s to 720h"},
+	{"template unknown key",
+	 "templates:\n  - spiffe_id: spiffe://example.org/a\n    whne: []\n", -EINVAL,
+	 "cfg.yaml:3:5: templates[0].whne: unknown key (known: spiffe_id, when, ttl, dns_names, "
+	 "hint, x509_subject, jwt_claims)"},
+	{"subject unknown key",
+	 "templates: [{spiffe_id: spiffe://example.org/a, x509_subject: {cn: x}}]", -EINVAL,
+	 "templates[0].x509_subject.cn: unknown key (known: common_name, organization, "
+	 "organizational_unit, country, province, locality)"},
+	{"claims sequence", "templates: [{spiffe_id: spiffe://example.org/a, jwt_claims: [a]}]",
+	 -EINVAL, "templates[0].jwt_claims: expected a mapping, got a sequence"},
+	{"claim value mapping",
+	 "templates: [{spiffe_id: spiffe://example.org/a, jwt_claims: {a: {b: c}}}]", -EINVAL,
+	 "templates[0].jwt_claims.a: expected a string, got a mapping"},
+	{"claim duplicate",
+	 "templates: [{spiffe_id: spiffe://example.org/a, jwt_claims: {a: x, a: y}}]", -EINVAL,
+	 "templates[0].jwt_claims.a: duplicate key"},
+	{"claim key not a string",
+	 "templates: [{spiffe_id: spiffe://example.org/a, jwt_claims: {[a]: x}}]", -EINVAL,
+	 "templates[0].jwt_claims: a claim name must be a string, not a sequence"},
+
+	/* entries and templates: policy_new errors, with the item's line:col */
+	{"entry missing spiffe_id", "entries:\n  - {selectors: [\"a:b:c\"]}\n", -EINVAL,
+	 "cfg.yaml:2:5: entries[0].spiffe_id: missing"},
+	{"entry trailing slash",
+	 "entries:\n"
+	 "  - {spiffe_id: \"spiffe://example.org/a\", selectors: [\"unix:uid:1\"]}\n"
+	 "  - spiffe_id: \"spiffe://example.org/b/\"\n"
+	 "    selectors: [\"unix:uid:2\"]\n",
+	 -EINVAL,
+	 "cfg.yaml:3:5: entries[1].spiffe_id: \"spiffe://example.org/b/\": a trailing \"/\" is not "
+	 "allowed"},
+	{"entry other trust domain",
+	 "trust_domain: prod.example\n"
+	 "entries: [{spiffe_id: \"spiffe://example.org/a\", selectors: [\"a:b:c\"]}]\n",
+	 -EINVAL,
+	 "cfg.yaml:2:11: entries[0].spiffe_id: \"spiffe://example.org/a\": not in the trust domain "
+	 "prod.example"},
+	{"entry without selectors", "entries: [{spiffe_id: spiffe://example.org/a}]", -EINVAL,
+	 "entries[0].selectors: at least one selector is required"},
+	{"entry bad selector", "entries: [{spiffe_id: spiffe://example.org/a, selectors: [unix]}]",
+	 -EINVAL,
+	 "cfg.yaml:1:11: entries[0].selectors[0]: \"unix\": not a selector (want type:key:value)"},
+	{"entry bad dns",
+	 "entries: [{spiffe_id: spiffe://example.org/a, selectors: [a:b:c], dns_names: [a..b]}]",
+	 -EINVAL, "entries[0].dns_names[0]: DNS name has an empty label (label 2)"},
+	{"template bad when",
+	 "templates:\n"
+	 "  - spiffe_id: \"spiffe://example.org/{{unix.uid}}\"\n"
+	 "  - spiffe_id: \"spiffe://example.org/x/{{unix.uid}}\"\n"
+	 "    when: [\"prod\"]\n",
+	 -EINVAL,
+	 "cfg.yaml:3:5: templates[1].when[0]: \"prod\": not a selector (want type:key:value)"},
+	{"template unclosed", "templates: [{spiffe_id: \"spiffe://example.org/{{unix.uid\"}]",
+	 -EINVAL, "cfg.yaml:1:13: templates[0].spiffe_id: offset 21: unclosed \"{{\""},
+	{"template reference in trust domain",
+	 "templates: [{spiffe_id: \"spiffe://{{unix.uid}}/x\"}]", -EINVAL,
+	 "templates[0].spiffe_id: \"spiffe://x/x\": not in the trust domain example.org"},
+	{"template reserved claim",
+	 "templates: [{spiffe_id: spiffe://example.org/a, jwt_claims: {aud: x}}]", -EINVAL,
+	 "templates[0].jwt_claims[0]: claim \"aud\" is set by attestd and cannot be templated"},
+	{"template country",
+	 "templates: [{spiffe_id: spiffe://example.org/a, x509_subject: {country: [USA]}}]",
+	 -EINVAL, "templates[0].x509_subject.country[0]: \"USA\": not a two-letter country code"},
+	{"template dns literal",
+	 "templates: [{spiffe_id: spiffe://example.org/a, dns_names: [\"{{unix.user}}_x.org\"]}]",
+	 -EINVAL, "templates[0].dns_names[0]: invalid character '_' in DNS label 1"},
+	{"template hint control",
+	 "templates: [{spiffe_id: spiffe://example.org/a, hint: \"a\\tb\"}]", -EINVAL,
+	 "templates[0].hint: control character (byte 0x09) at byte 2"},
 };
 
 static void test_parse_table(void **state)
@@ -259,6 +527,7 @@ static void test_parse_table(void **state)
 					    t->name, d, t->expect, err);
 				failures++;
 			}
+			config_free(&cfg);
 		} else if (!memchr(err, '\0', sizeof(err)) || !strstr(err, t->expect)) {
 			print_error("%s: err \"%.256s\" does not contain \"%s\"\n", t->name, err,
 				    t->expect);
@@ -283,12 +552,22 @@ static void test_defaults_agree(void **state)
 	struct config def, parsed, empty;
 	char err[CONFIG_ERR_MAX];
 
-	config_defaults(&def);
+	assert_int_equal(config_defaults(&def), 0);
 	memset(&parsed, 0xa5, sizeof(parsed));
 	assert_int_equal(config_parse(y, strlen(y), "defaults", &parsed, err), 0);
 	assert_config_equal(&def, &parsed);
 	assert_int_equal(config_parse("", 0, "empty", &empty, err), 0);
 	assert_config_equal(&def, &empty);
+	assert_true(def.ca_generate);
+	assert_int_equal(def.x509_ttl_s, 3600);
+	assert_int_equal(def.jwt_ttl_s, 300);
+	assert_int_equal(def.nentries, 0);
+	assert_null(def.entries);
+	assert_int_equal(def.ntemplates, 1);
+	assert_string_equal(def.templates[0].spiffe_id, "spiffe://example.org/uid/{{unix.uid}}");
+	assert_int_equal(def.templates[0].nwhen, 0);
+	config_free(&parsed);
+	config_free(&empty);
 	assert_string_equal(def.trust_domain, "example.org");
 	assert_string_equal(def.socket_path, "/run/attestd/agent.sock");
 	assert_int_equal(def.log_level, LOG_INFO);
@@ -299,6 +578,10 @@ static void test_defaults_agree(void **state)
 	/* a value that differs from the defaults shows the comparison can fail */
 	assert_int_equal(config_parse("workers: {threads: 3}", 21, "x", &parsed, err), 0);
 	assert_int_equal(parsed.worker_threads, 3);
+	config_free(&parsed);
+	config_free(&def);
+	config_free(&def); /* safe twice */
+	assert_int_equal(def.ntemplates, 0);
 }
 
 static void test_failure_keeps_output(void **state)
@@ -327,6 +610,7 @@ static void test_parse_limits(void **state)
 	assert_string_equal(err, "big.yaml: too large (1048577 bytes, at most 1048576)");
 	/* exactly at the limit: a comment-only file is fine */
 	assert_int_equal(config_parse(big, n - 1, "big.yaml", &cfg, err), 0);
+	config_free(&cfg);
 	free(big);
 
 	/* the length, not a NUL, ends the input; a raw NUL byte is not valid YAML */
@@ -335,7 +619,9 @@ static void test_parse_limits(void **state)
 	assert_non_null(strstr(err, "n.yaml: invalid input at byte 15"));
 	assert_int_equal(config_parse("trust_domain: abcdef", 15, "n.yaml", &cfg, err), 0);
 	assert_string_equal(cfg.trust_domain, "a");
+	config_free(&cfg);
 	assert_int_equal(config_parse(NULL, 0, NULL, &cfg, err), 0);
+	config_free(&cfg);
 }
 
 static void write_file(const char *path, const char *text)
@@ -362,6 +648,7 @@ static void test_load_file(void **state)
 	assert_int_equal(config_load_file(path, &cfg, err), 0);
 	assert_string_equal(cfg.trust_domain, "file.example");
 	assert_int_equal(cfg.peer_backend, PEER_BACKEND_PIDFD);
+	config_free(&cfg);
 	unlink(path);
 
 	snprintf(path, sizeof(path), "%s/bad.yaml", dir);
@@ -375,6 +662,7 @@ static void test_load_file(void **state)
 	write_file(path, "");
 	assert_int_equal(config_load_file(path, &cfg, err), 0);
 	assert_string_equal(cfg.trust_domain, "example.org");
+	config_free(&cfg);
 	unlink(path);
 
 	assert_int_equal(config_load_file("/nonexistent-attestd/x.yaml", &cfg, err), -ENOENT);
@@ -418,10 +706,73 @@ static void test_example_file(void **state)
 	}
 	if (rc != 0)
 		fail_msg("%s", err);
-	config_defaults(&def);
+	assert_int_equal(config_defaults(&def), 0);
 	dump(&def, da, sizeof(da));
 	dump(&ex, de, sizeof(de));
+	config_free(&def);
+	config_free(&ex);
 	assert_string_equal(da, de);
+}
+
+/* Counted lists stop at their limits, naming the list and the item's line. */
+static void test_list_limits(void **state)
+{
+	size_t size = 64 * 1024, o;
+	char *y = malloc(size);
+	struct config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	assert_non_null(y);
+	for (int n = POLICY_MAX_SELECTORS; n <= POLICY_MAX_SELECTORS + 1; n++) {
+		o = (size_t)snprintf(y, size,
+				     "entries:\n  - spiffe_id: spiffe://example.org/a\n"
+				     "    selectors:\n");
+		for (int i = 0; i < n; i++)
+			o += (size_t)snprintf(y + o, size - o, "      - unix:uid:%d\n", i);
+		if (n == POLICY_MAX_SELECTORS) {
+			assert_int_equal(config_parse(y, o, "l.yaml", &cfg, err), 0);
+			assert_int_equal(cfg.entries[0].nselectors, POLICY_MAX_SELECTORS);
+			config_free(&cfg);
+		} else {
+			assert_int_equal(config_parse(y, o, "l.yaml", &cfg, err), -EINVAL);
+			assert_string_equal(
+				err, "l.yaml:68:9: entries[0].selectors: more than 64 items");
+		}
+	}
+	o = (size_t)snprintf(y, size, "templates:\n");
+	for (int i = 0; i <= POLICY_MAX_TEMPLATES; i++)
+		o += (size_t)snprintf(y + o, size - o, "- {spiffe_id: spiffe://example.org/%d}\n",
+				      i);
+	assert_int_equal(config_parse(y, o, "l.yaml", &cfg, err), -EINVAL);
+	assert_string_equal(err, "l.yaml:1026:3: templates: more than 1024 items");
+	o = (size_t)snprintf(y, size,
+			     "templates: [{spiffe_id: spiffe://example.org/a, dns_names: [");
+	for (int i = 0; i <= POLICY_MAX_LIST; i++)
+		o += (size_t)snprintf(y + o, size - o, "%sa%d.example", i ? ", " : "", i);
+	o += (size_t)snprintf(y + o, size - o, "]}]");
+	assert_int_equal(config_parse(y, o, "l.yaml", &cfg, err), -EINVAL);
+	assert_non_null(strstr(err, "templates[0].dns_names: more than 64 items"));
+	free(y);
+}
+
+/* A file that sets everything, then fails late (policy check): nothing leaks (ASan). */
+static void test_late_failure_frees(void **state)
+{
+	const char *y = "ca: {cert: /c, key: /k}\n"
+			"entries: [{spiffe_id: spiffe://example.org/a, selectors: [a:b:c], "
+			"dns_names: [a.example], hint: h}]\n"
+			"templates: [{spiffe_id: spiffe://example.org/b, when: [a:b:c], "
+			"x509_subject: {common_name: c, organization: [o]}, jwt_claims: {t: v}},\n"
+			"            {spiffe_id: spiffe://example.org//c}]\n";
+	struct config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	memset(&cfg, 0x5a, sizeof(cfg));
+	assert_int_equal(config_parse(y, strlen(y), "late.yaml", &cfg, err), -EINVAL);
+	assert_string_equal(err, "late.yaml:4:13: templates[1].spiffe_id: "
+				 "\"spiffe://example.org//c\": path segment 1 is empty");
+	for (size_t i = 0; i < sizeof(cfg); i++)
+		assert_int_equal(((unsigned char *)&cfg)[i], 0x5a);
 }
 
 struct duration_case {
@@ -496,6 +847,8 @@ int main(void)
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_list_limits),
+		cmocka_unit_test(test_late_failure_frees),
 		cmocka_unit_test(test_duration_table),
 	};
 
