@@ -831,7 +831,8 @@ static void twrap(struct tbuf *t, unsigned int num, const uint8_t *prefix, size_
 	assert_true(h + inner <= sizeof(t->b));
 	memmove(t->b + h + plen, t->b, t->len);
 	memcpy(t->b, hdr, h);
-	memcpy(t->b + h, prefix, plen);
+	if (plen)
+		memcpy(t->b + h, prefix, plen);
 	t->len = h + inner;
 }
 
