@@ -207,6 +207,7 @@ json_t *audit_record_json(uint64_t id, const struct timespec *t, const struct au
 	r = set_new(o, "duration_us", u64_or_null(e->duration_us), r);
 	r = set_new(o, "rpc", e->rpc ? json_string(e->rpc) : json_null(), r);
 	r = set_new(o, "spiffe_ids", strings_json(e->spiffe_ids, e->nspiffe_ids), r);
+	r = set_new(o, "policy_errors", strings_json(e->policy_errors, e->npolicy_errors), r);
 	if (r < 0) {
 		json_decref(o);
 		return NULL;

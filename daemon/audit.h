@@ -34,6 +34,8 @@ struct audit_entry {
 	const char *rpc;	       /* Workload API method path; NULL for the connection */
 	const char *const *spiffe_ids; /* identities issued by the RPC */
 	size_t nspiffe_ids;
+	const char *const *policy_errors; /* templates that matched but could not render */
+	size_t npolicy_errors;
 };
 
 /*
@@ -58,7 +60,8 @@ uint32_t audit_size(const struct audit *a);
  *           "comm", "namespaces": {"mnt", "pid", "net", "user"}, "backend", "race_free"},
  *  "selectors": ["unix:uid:0", ...], "attributes": {"unix.uid": ["0"], ...},
  *  "result": "attested" | "error", "error": null | "...", "duration_us": 123,
- *  "rpc": null | "/SpiffeWorkloadAPI/FetchX509SVID", "spiffe_ids": ["spiffe://..."]}
+ *  "rpc": null | "/SpiffeWorkloadAPI/FetchX509SVID", "spiffe_ids": ["spiffe://..."],
+ *  "policy_errors": ["templates[0]: spiffe_id: attribute ... is missing"]}
  * Unknown values are null: "peer" when e->peer is NULL; cgroup_id 0, cgroup_path "", exe "",
  * comm "", a namespace inode 0, exe_dev/exe_ino when !exe_known. 64-bit numbers are JSON
  * integers (jansson's long long); a value above INT64_MAX (not seen for real cgroup ids or

@@ -102,8 +102,7 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* ---- lifetimes
- * ------------------------------------------------------------------------- */
+/* ---- lifetimes ---- */
 
 static void wconn_unref(struct wconn *c)
 {
@@ -167,11 +166,10 @@ static void wcall_finish(struct wcall *k, enum grpc_status status, const char *m
 	wcall_unref(k);
 }
 
-/* ---- audit
- * ------------------------------------------------------------------------------
- */
+/* ---- audit ---- */
 
-static void audit_rpc(struct wcall *k, int rc, const char *err, const char *const *ids, size_t nids)
+static void audit_rpc_match(struct wcall *k, int rc, const char *err, const char *const *ids,
+			    size_t nids, const struct policy_match *m)
 {
 	struct wconn *c = k->conn;
 	struct audit_entry e = {0};
@@ -189,10 +187,19 @@ static void audit_rpc(struct wcall *k, int rc, const char *err, const char *cons
 	e.rpc = k->path;
 	e.spiffe_ids = ids;
 	e.nspiffe_ids = nids;
+	if (m) {
+		e.policy_errors = (const char *const *)m->errors;
+		e.npolicy_errors = m->nerrors;
+	}
 	audit_append(c->api->audit, &e, NULL);
 	if (rc)
 		log_info(c->api->log, "workload API call refused", "rpc", k->path, "pid",
 			 c->have_peer ? c->peer.pid : 0, "error", err);
+}
+
+static void audit_rpc(struct wcall *k, int rc, const char *err, const char *const *ids, size_t nids)
+{
+	audit_rpc_match(k, rc, err, ids, nids, NULL);
 }
 
 static void fail_call(struct wcall *k, enum grpc_status status, int rc, const char *msg)
@@ -247,8 +254,7 @@ static void send_or_fail(struct wcall *k, struct proto_buf *b, int enc_rc)
 		wcall_finish(k, GRPC_UNAVAILABLE, "cannot queue response");
 }
 
-/* ---- FetchX509SVID
- * ------------------------------------------------------------------------ */
+/* ---- FetchX509SVID ---- */
 
 /* Everything about the identities that changes the response. */
 static char *identities_signature(const struct policy_match *m)
@@ -335,7 +341,7 @@ static void x509_send(struct wcall *k)
 	resp.svids = svids;
 	resp.nsvids = n;
 	rc = proto_encode_x509svid_response(&resp, &b);
-	audit_rpc(k, 0, NULL, ids, n);
+	audit_rpc_match(k, 0, NULL, ids, n, &k->match);
 	send_or_fail(k, &b, rc);
 	proto_buf_free(&b);
 	free(svids);
@@ -474,9 +480,7 @@ static void on_rotated(void *arg, const char *spiffe_id)
 	refresh_streams(arg, holds_id, spiffe_id, false);
 }
 
-/* ---- bundles
- * ------------------------------------------------------------------------------
- */
+/* ---- bundles ---- */
 
 static void x509_bundles_send(struct wcall *k)
 {
@@ -529,8 +533,7 @@ static void jwt_bundles_send(struct wcall *k)
 	free(text);
 }
 
-/* ---- JWT-SVIDs and validation (signing and verification run on the worker
- * pool) ---------- */
+/* ---- JWT-SVIDs and validation, signed and verified on the worker pool ---- */
 
 struct jwt_job {
 	struct wcall *call;
@@ -622,7 +625,7 @@ static void jwt_sign_done(void *arg)
 	resp.svids = svids;
 	resp.nsvids = n;
 	rc = proto_encode_jwtsvid_response(&resp, &b);
-	audit_rpc(k, 0, NULL, ids, n);
+	audit_rpc_match(k, 0, NULL, ids, n, &j->match);
 	send_or_fail(k, &b, rc);
 	if (k->grpc)
 		wcall_finish(k, GRPC_OK, NULL);
@@ -792,9 +795,7 @@ static void validate_start(struct wcall *k)
 	submit_job(k, j, validate_run, validate_done);
 }
 
-/* ---- dispatch
- * ------------------------------------------------------------------------------
- */
+/* ---- dispatch ---- */
 
 static void dispatch(struct wcall *k)
 {
@@ -837,8 +838,7 @@ static void dispatch(struct wcall *k)
 	}
 }
 
-/* ---- gRPC callbacks
- * ---------------------------------------------------------------------- */
+/* ---- gRPC callbacks ---- */
 
 static void on_call(struct grpc_call *call, const char *path, void *conn_arg)
 {
@@ -940,8 +940,7 @@ static const struct grpc_server_ops server_ops = {
 	.on_close = on_close,
 };
 
-/* ---- agent hooks
- * ------------------------------------------------------------------------- */
+/* ---- agent hooks ---- */
 
 void *workload_api_conn_open(void *arg, int fd)
 {
@@ -1003,9 +1002,7 @@ void workload_api_conn_attested(void *conn, const struct peer_identity *peer,
 	wconn_unref(c);
 }
 
-/* ---- public
- * -------------------------------------------------------------------------------
- */
+/* ---- public ---- */
 
 int workload_api_new(const struct workload_api_opts *opts, struct loop *loop, struct log *lg,
 		     struct workers *workers, struct audit *audit, const struct svid_ca *ca,

@@ -118,7 +118,7 @@ static void test_record_json_exact(void **state)
 		"\"selectors\":[\"unix:uid:0\",\"unix:gid:0\"],"
 		"\"attributes\":{\"unix.uid\":[\"0\"],\"unix.gid\":[\"0\",\"4\"]},"
 		"\"result\":\"attested\",\"error\":null,\"duration_us\":123,\"rpc\":null,"
-		"\"spiffe_ids\":[]}";
+		"\"spiffe_ids\":[],\"policy_errors\":[]}";
 
 	assert_non_null(p);
 	p->pid = 1234;
