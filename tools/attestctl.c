@@ -4,8 +4,11 @@
  *
  * Talks to attestd's admin API (HTTP/1.1 + JSON on a Unix socket) with libcurl, and for `diag`
  * runs bpftool (fork/exec, JSON output, bounded) to show the kernel-side view: programs, links,
- * pinned maps and a few captured entries. Every failure is one line on stderr naming the socket
- * (or command) and the reason; exit status 1 for runtime errors, 2 for usage errors.
+ * pinned maps and a few captured entries. `fetch` and `validate` are SPIFFE Workload API clients
+ * on the agent socket, built on the daemon's own gRPC client (daemon/grpc.h) and protobuf code
+ * (daemon/proto.h); OpenSSL turns the DER they receive into PEM files. Every failure is one line
+ * on stderr naming the socket (or command) and the reason, for the Workload API the gRPC status
+ * and the server's message; exit status 1 for runtime errors, 2 for usage errors.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +35,17 @@
 #include <bpf/libbpf.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "daemon/config.h"
+#include "daemon/grpc.h"
+#include "daemon/proto.h"
 
 #ifndef ATTESTD_VERSION
 #define ATTESTD_VERSION "dev"
@@ -57,6 +71,15 @@
 #define MAX_INLINE_JSON	      400   /* bytes of a nested value shown on one line */
 #define MAX_ITEMS_SHOWN	      10000 /* rows of any bpftool list we look at */
 #define CGROUP2_CANDIDATE_NUM 2
+#define DEFAULT_WL_SOCKET     "/run/attestd/agent.sock"
+#define WL_SOCKET_ENV	      "SPIFFE_ENDPOINT_SOCKET"
+#define DEFAULT_WL_TIMEOUT_MS 5000
+#define MAX_WL_TIMEOUT_MS     3600000	  /* --timeout at most 1h */
+#define MAX_AUDIENCES	      64	  /* --audience options of one fetch jwt */
+#define MAX_CHAIN_CERTS	      64	  /* certificates in one X.509-SVID chain */
+#define MAX_BUNDLE_CERTS      1024	  /* certificates in one X.509 bundle */
+#define MAX_TOKEN_BYTES	      (64u << 10) /* a JWT given to validate jwt */
+#define MAX_SPIFFE_ID	      2048	  /* bytes, per the SPIFFE ID standard */
 
 static const char *const cgroup2_candidates[CGROUP2_CANDIDATE_NUM] = {
 	"/sys/fs/cgroup/unified",
@@ -73,8 +96,16 @@ static const char *const storage_map_types[] = {"sk_storage", "inode_storage", "
 extern char **environ;
 
 struct ctl {
-	const char *socket;
+	const char *socket; /* admin API */
 	bool json;
+	/* Workload API commands */
+	const char *wl_socket; /* without a unix: prefix */
+	int timeout_ms;
+	const char *write_dir;		     /* fetch x509 --write */
+	const char *audience[MAX_AUDIENCES]; /* fetch jwt, validate jwt */
+	size_t naudience;
+	const char *spiffe_id; /* fetch jwt */
+	const char *token;     /* validate jwt */
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -1539,22 +1570,1105 @@ out:
 	return rc;
 }
 
+/* ---- Workload API client: fetch x509 | jwt | bundles, validate jwt ------------------------ */
+
+/* Names of the gRPC status codes, indexed by code. */
+static const char *const grpc_status_names[] = {
+	"OK",
+	"CANCELLED",
+	"UNKNOWN",
+	"INVALID_ARGUMENT",
+	"DEADLINE_EXCEEDED",
+	"NOT_FOUND",
+	"ALREADY_EXISTS",
+	"PERMISSION_DENIED",
+	"RESOURCE_EXHAUSTED",
+	"FAILED_PRECONDITION",
+	"ABORTED",
+	"OUT_OF_RANGE",
+	"UNIMPLEMENTED",
+	"INTERNAL",
+	"UNAVAILABLE",
+	"DATA_LOSS",
+	"UNAUTHENTICATED",
+};
+
+static const char *status_name(enum grpc_status st, char *buf, size_t n)
+{
+	if ((unsigned)st < sizeof(grpc_status_names) / sizeof(grpc_status_names[0]))
+		return grpc_status_names[st];
+	snprintf(buf, n, "status %d", (int)st);
+	return buf;
+}
+
+/* Copies s into buf with control characters replaced by '?', so a server's text stays on one
+ * line of the terminal. */
+static const char *one_line(const char *s, char *buf, size_t n)
+{
+	size_t i;
+
+	snprintf(buf, n, "%s", s);
+	for (i = 0; buf[i]; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
+	return buf;
+}
+
+static const char *fmt_timeout(int ms, char *buf, size_t n)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, n, "%d s", ms / 1000);
+	else
+		snprintf(buf, n, "%d ms", ms);
+	return buf;
+}
+
+/* "unix:///p" and "unix:/p" (the forms go-spiffe accepts) and a bare path -> the path; other
+ * URL schemes (tcp://...) are refused: attestd serves the Workload API on a Unix socket only. */
+static int wl_socket_path(const char *addr, const char **out)
+{
+	if (starts_with(addr, "unix://"))
+		addr += strlen("unix://");
+	else if (starts_with(addr, "unix:"))
+		addr += strlen("unix:");
+	else if (strstr(addr, "://"))
+		return -EPROTONOSUPPORT;
+	if (!*addr)
+		return -EINVAL;
+	*out = addr;
+	return 0;
+}
+
+static int wl_connect(const struct ctl *ctl, struct grpc_client **out, char err[256])
+{
+	char gerr[GRPC_ERR_MAX];
+	int ret;
+
+	ret = grpc_client_connect(ctl->wl_socket, ctl->timeout_ms, out, gerr);
+	if (ret < 0)
+		errf(err, "%s%s", gerr,
+		     ret == -ENOENT || ret == -ECONNREFUSED ? " (is attestd running?)"
+		     : ret == -EACCES			    ? " (no write permission on the socket)"
+							    : "");
+	return ret;
+}
+
+/*
+ * Calls /SpiffeWorkloadAPI/<method> with the request message and returns its first response
+ * message in *msg (caller frees). A stream is cancelled after that message; a unary call must
+ * end with OK. On failure fills err with one line "<socket>: <STATUS>: <server's message>"
+ * (or the transport error) and returns -EPERM for PERMISSION_DENIED, -EINVAL for
+ * INVALID_ARGUMENT, another -errno otherwise.
+ */
+static int wl_rpc(const struct ctl *ctl, struct grpc_client *c, const char *method, bool unary,
+		  const struct proto_buf *req, uint8_t **msg, size_t *len, char err[256])
+{
+	static const char *const metadata[] = {"workload.spiffe.io", "true"};
+	struct grpc_client_call *call = NULL;
+	char path[64], gerr[GRPC_ERR_MAX], line[GRPC_ERR_MAX], sb[32], tb[32];
+	enum grpc_status st = GRPC_OK;
+	uint8_t *extra = NULL;
+	size_t extra_len;
+	int ret;
+
+	*msg = NULL;
+	snprintf(path, sizeof(path), "/SpiffeWorkloadAPI/%s", method);
+	ret = grpc_client_start(c, path, metadata, 1, req->data, req->len, &call, gerr);
+	if (ret < 0) {
+		errf(err, "%s: %s: %s", ctl->wl_socket, method, one_line(gerr, line, sizeof(line)));
+		goto out;
+	}
+	ret = grpc_client_next(call, msg, len, &st, gerr);
+	if (ret == 1 && unary) {
+		ret = grpc_client_next(call, &extra, &extra_len, &st, gerr);
+		if (ret == 1) {
+			errf(err, "%s: %s: more than one response to a unary call", ctl->wl_socket,
+			     method);
+			ret = -EPROTO;
+			goto out;
+		}
+		if (ret == 0 && st == GRPC_OK)
+			ret = 1;
+	}
+	if (ret == 1) {
+		ret = 0;
+	} else if (ret == 0 && st == GRPC_OK) {
+		errf(err, "%s: %s: the call ended without a response", ctl->wl_socket, method);
+		ret = -EPROTO;
+	} else if (ret == 0) {
+		errf(err, "%s: %s%s%s", ctl->wl_socket, status_name(st, sb, sizeof(sb)),
+		     gerr[0] ? ": " : "", one_line(gerr, line, sizeof(line)));
+		ret = st == GRPC_PERMISSION_DENIED  ? -EPERM
+		      : st == GRPC_INVALID_ARGUMENT ? -EINVAL
+						    : -EIO;
+	} else if (ret == -ETIMEDOUT) {
+		errf(err, "%s: DEADLINE_EXCEEDED: no response to %s within %s", ctl->wl_socket,
+		     method, fmt_timeout(ctl->timeout_ms, tb, sizeof(tb)));
+	} else {
+		errf(err, "%s: %s: %s", ctl->wl_socket, method, one_line(gerr, line, sizeof(line)));
+	}
+out:
+	free(extra);
+	if (ret < 0) {
+		free(*msg);
+		*msg = NULL;
+	}
+	grpc_client_call_free(call);
+	return ret;
+}
+
+/* A JSON string from protobuf string bytes; NULL if not UTF-8 or on ENOMEM. */
+static json_t *bytes_json(const struct proto_bytes *b)
+{
+	if (b->len && memchr(b->data, '\0', b->len))
+		return NULL;
+	return json_stringn(b->len ? (const char *)b->data : "", b->len);
+}
+
+/* ---- X.509 -------------------------------------------------------------------------------- */
+
+static void sk_x509_freep(STACK_OF(X509) * *sk)
+{
+	sk_X509_pop_free(*sk, X509_free);
+}
+#define _cleanup_certs_ __attribute__((cleanup(sk_x509_freep)))
+
+/* Parses concatenated DER certificates (at least min, at most max) into *out (caller frees
+ * with sk_X509_pop_free). what names the field in err. */
+static int der_certs(const struct proto_bytes *b, int min, int max, const char *what,
+		     STACK_OF(X509) * *out, char err[256])
+{
+	const unsigned char *p = b->data, *end = b->len ? b->data + b->len : b->data;
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	X509 *x;
+	int ret = 0;
+
+	*out = NULL;
+	if (!sk) {
+		errf(err, "%s: out of memory", what);
+		return -ENOMEM;
+	}
+	while (p < end) {
+		if (sk_X509_num(sk) >= max) {
+			errf(err, "%s: more than %d certificates", what, max);
+			ret = -E2BIG;
+			goto out;
+		}
+		x = d2i_X509(NULL, &p, end - p);
+		if (!x) {
+			errf(err, "%s: certificate %d: not a DER X.509 certificate", what,
+			     sk_X509_num(sk) + 1);
+			ret = -EPROTO;
+			goto out;
+		}
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			errf(err, "%s: out of memory", what);
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	if (sk_X509_num(sk) < min) {
+		errf(err, "%s: no certificate", what);
+		ret = -EPROTO;
+		goto out;
+	}
+	*out = sk;
+	sk = NULL;
+out:
+	sk_X509_pop_free(sk, X509_free);
+	ERR_clear_error();
+	return ret;
+}
+
+/* Takes the contents of a memory BIO into a new NUL-terminated string (caller frees). */
+static char *bio_take(BIO *bio, size_t *len)
+{
+	char *data, *s;
+	long n = BIO_get_mem_data(bio, &data);
+
+	if (n < 0)
+		return NULL;
+	s = malloc((size_t)n + 1);
+	if (!s)
+		return NULL;
+	if (n > 0)
+		memcpy(s, data, (size_t)n);
+	s[n] = '\0';
+	if (len)
+		*len = (size_t)n;
+	return s;
+}
+
+/* RFC 2253 form of an X.509 name (caller frees); "" for an empty name. */
+static char *x509_name_text(const X509_NAME *name)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *s = NULL;
+
+	if (!bio)
+		return NULL;
+	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0)
+		s = bio_take(bio, NULL);
+	BIO_free(bio);
+	return s;
+}
+
+/* "2026-11-22T21:40:01Z", or "-" if t cannot be read. */
+static const char *asn1_time_text(const ASN1_TIME *t, char *buf, size_t n)
+{
+	struct tm tm;
+
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1 || !strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, n, "-");
+	return buf;
+}
+
+/* {subject, issuer, serial (hex), not_before, not_after} of a certificate; NULL on ENOMEM. */
+static json_t *cert_json(X509 *x)
+{
+	char *subject = x509_name_text(X509_get_subject_name(x));
+	char *issuer = x509_name_text(X509_get_issuer_name(x));
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *serial = bn ? BN_bn2hex(bn) : NULL;
+	char nb[32], na[32];
+	json_t *j = NULL;
+
+	if (subject && issuer && serial)
+		j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "subject", subject, "issuer", issuer,
+			      "serial", serial, "not_before",
+			      asn1_time_text(X509_get0_notBefore(x), nb, sizeof(nb)), "not_after",
+			      asn1_time_text(X509_get0_notAfter(x), na, sizeof(na)));
+	OPENSSL_free(serial);
+	BN_free(bn);
+	free(issuer);
+	free(subject);
+	return j;
+}
+
+/* A JSON array with cert_json() of every certificate; NULL on ENOMEM. */
+static json_t *certs_json(STACK_OF(X509) * sk)
+{
+	json_t *arr = json_array();
+	int i;
+
+	for (i = 0; arr && i < sk_X509_num(sk); i++) {
+		if (json_array_append_new(arr, cert_json(sk_X509_value(sk, i))) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	return arr;
+}
+
+/* PEM of every certificate in sk, in order (caller frees); NULL on ENOMEM. */
+static char *certs_pem(STACK_OF(X509) * sk, size_t *len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *s = NULL;
+	int i;
+
+	if (!bio)
+		return NULL;
+	for (i = 0; i < sk_X509_num(sk); i++)
+		if (PEM_write_bio_X509(bio, sk_X509_value(sk, i)) != 1)
+			goto out;
+	s = bio_take(bio, len);
+out:
+	BIO_free(bio);
+	return s;
+}
+
+/* PKCS#8 PEM ("PRIVATE KEY") of a key (caller frees); NULL on ENOMEM. */
+static char *key_pem(EVP_PKEY *key, size_t *len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *s = NULL;
+
+	if (!bio)
+		return NULL;
+	if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1)
+		s = bio_take(bio, len);
+	BIO_free(bio);
+	return s;
+}
+
+/*
+ * Writes dir/name with the given mode, atomically (a temporary file in dir, then rename), so a
+ * reader never sees half a file and a key is never readable by others, even for a moment.
+ * Fills path with dir/name.
+ */
+static int write_file(const char *dir, const char *name, const char *data, size_t len, mode_t mode,
+		      char path[PATH_MAX], char err[256])
+{
+	char tmp[PATH_MAX] = "";
+	size_t off = 0;
+	ssize_t n;
+	int fd = -1, ret = 0;
+
+	if (snprintf(path, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX ||
+	    snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= (int)sizeof(tmp)) {
+		errf(err, "%s: path too long", dir);
+		tmp[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
+	if (fd < 0) {
+		ret = -errno;
+		errf(err, "cannot write %s: %s", path, strerror(-ret));
+		tmp[0] = '\0';
+		goto out;
+	}
+	if (fchmod(fd, mode) < 0) {
+		ret = -errno;
+		errf(err, "cannot write %s: chmod: %s", path, strerror(-ret));
+		goto out;
+	}
+	while (off < len) {
+		n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			errf(err, "cannot write %s: %s", path, strerror(-ret));
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	n = close(fd);
+	fd = -1;
+	if (n < 0 || rename(tmp, path) < 0) {
+		ret = -errno;
+		errf(err, "cannot write %s: %s", path, strerror(-ret));
+		goto out;
+	}
+	tmp[0] = '\0';
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp[0])
+		unlink(tmp);
+	return ret;
+}
+
+/* Writes svid.<i>.pem, svid.<i>.key (0600) and bundle.<i>.pem into dir, as
+ * `spire-agent api fetch x509 -write` does, and records the paths in files. */
+static int write_svid_files(const char *dir, size_t i, STACK_OF(X509) * chain, EVP_PKEY *key,
+			    STACK_OF(X509) * bundle, json_t *files, char err[256])
+{
+	static const char *const kinds[] = {"svid", "key", "bundle"};
+	static const char *const fmt[] = {"svid.%zu.pem", "svid.%zu.key", "bundle.%zu.pem"};
+	static const mode_t modes[] = {0644, 0600, 0644};
+	char name[64], path[PATH_MAX];
+	char *pem = NULL;
+	size_t k, len = 0;
+	int ret = 0;
+
+	for (k = 0; k < 3; k++) {
+		pem = k == 0   ? certs_pem(chain, &len)
+		      : k == 1 ? key_pem(key, &len)
+			       : certs_pem(bundle, &len);
+		if (!pem) {
+			errf(err, "%s: out of memory", kinds[k]);
+			ret = -ENOMEM;
+			goto out;
+		}
+		snprintf(name, sizeof(name), fmt[k], i);
+		ret = write_file(dir, name, pem, len, modes[k], path, err);
+		if (k == 1)
+			OPENSSL_cleanse(pem, len);
+		free(pem);
+		pem = NULL;
+		if (ret < 0)
+			goto out;
+		if (json_object_set_new(files, kinds[k], json_string(path)) < 0) {
+			errf(err, "%s: out of memory", path);
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+out:
+	free(pem);
+	return ret;
+}
+
+/*
+ * One X509SVID as JSON: spiffe_id, hint, the leaf's serial and validity, chain and bundle
+ * (certificate summaries), key type; with dir, also the files written. Checks that the chain
+ * and bundle are DER certificates and that the PKCS#8 key matches the leaf. *io_error tells
+ * whether a failure was writing a file (else the response was bad).
+ */
+static int svid_json(const struct proto_x509svid *s, size_t i, const char *dir, json_t **out,
+		     bool *io_error, char err[256])
+{
+	_cleanup_certs_ STACK_OF(X509) *chain = NULL;
+	_cleanup_certs_ STACK_OF(X509) *bundle = NULL;
+	_cleanup_json_ json_t *o = NULL;
+	const unsigned char *p = s->x509_svid_key.data;
+	EVP_PKEY *key = NULL;
+	json_t *files = NULL, *leaf;
+	char what[64];
+	int ret;
+
+	*out = NULL;
+	*io_error = false;
+	snprintf(what, sizeof(what), "svids[%zu].x509_svid", i);
+	ret = der_certs(&s->x509_svid, 1, MAX_CHAIN_CERTS, what, &chain, err);
+	if (ret < 0)
+		goto out;
+	snprintf(what, sizeof(what), "svids[%zu].bundle", i);
+	ret = der_certs(&s->bundle, 0, MAX_BUNDLE_CERTS, what, &bundle, err);
+	if (ret < 0)
+		goto out;
+	if (s->x509_svid_key.len)
+		key = d2i_AutoPrivateKey(NULL, &p, (long)s->x509_svid_key.len);
+	if (!key || p != s->x509_svid_key.data + s->x509_svid_key.len) {
+		errf(err, "svids[%zu].x509_svid_key: not a PKCS#8 DER private key", i);
+		ret = -EPROTO;
+		goto out;
+	}
+	if (X509_check_private_key(sk_X509_value(chain, 0), key) != 1) {
+		errf(err, "svids[%zu].x509_svid_key: does not match the certificate", i);
+		ret = -EPROTO;
+		goto out;
+	}
+	leaf = cert_json(sk_X509_value(chain, 0));
+	o = json_pack("{s:o?, s:o?, s:O?, s:O?, s:O?, s:o?, s:o?, s:{s:s, s:i}}", "spiffe_id",
+		      bytes_json(&s->spiffe_id), "hint", bytes_json(&s->hint), "serial",
+		      json_object_get(leaf, "serial"), "not_before",
+		      json_object_get(leaf, "not_before"), "not_after",
+		      json_object_get(leaf, "not_after"), "chain", certs_json(chain), "bundle",
+		      certs_json(bundle), "key", "type", EVP_PKEY_get0_type_name(key), "bits",
+		      EVP_PKEY_get_bits(key));
+	json_decref(leaf);
+	if (!o || !json_is_string(json_object_get(o, "spiffe_id")) ||
+	    !json_is_string(json_object_get(o, "hint")) || !json_object_get(o, "chain") ||
+	    !json_object_get(o, "bundle") || !json_is_string(json_object_get(o, "serial"))) {
+		errf(err, "svids[%zu]: spiffe_id or hint not UTF-8, or out of memory", i);
+		ret = -EPROTO;
+		goto out;
+	}
+	if (dir) {
+		files = json_object();
+		if (!files || json_object_set_new(o, "files", files) < 0) {
+			errf(err, "svids[%zu]: out of memory", i);
+			ret = -ENOMEM;
+			goto out;
+		}
+		ret = write_svid_files(dir, i, chain, key, bundle, files, err);
+		*io_error = ret < 0;
+		if (ret < 0)
+			goto out;
+	}
+	*out = o;
+	o = NULL;
+out:
+	EVP_PKEY_free(key);
+	ERR_clear_error();
+	return ret;
+}
+
+/* Number of DER certificates in a bundle, for federated bundles; -1 if malformed. */
+static int count_certs(const struct proto_bytes *b)
+{
+	_cleanup_certs_ STACK_OF(X509) *sk = NULL;
+	char err[256];
+
+	if (der_certs(b, 0, MAX_BUNDLE_CERTS, "bundle", &sk, err) < 0)
+		return -1;
+	return sk_X509_num(sk);
+}
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static void print_x509(const json_t *doc)
+{
+	const json_t *svids = json_object_get(doc, "svids"), *s, *files, *fed, *v;
+	const char *k;
+	char b[64], b2[64];
+	size_t i, n;
+
+	printf("received %zu X.509-SVID%s\n", json_array_size(svids),
+	       plural(json_array_size(svids), "", "s"));
+	json_array_foreach (svids, i, s) {
+		printf("\nSVID #%zu%s\n", i, i == 0 ? " (default)" : "");
+		printf("  %-12s %s\n", "SPIFFE ID", jstr(s, "spiffe_id"));
+		printf("  %-12s %s\n", "hint", *jstr(s, "hint") ? jstr(s, "hint") : "-");
+		printf("  %-12s %s\n", "serial", jstr(s, "serial"));
+		printf("  %-12s %s\n", "not before", jstr(s, "not_before"));
+		printf("  %-12s %s\n", "not after", jstr(s, "not_after"));
+		n = json_array_size(json_object_get(s, "chain"));
+		printf("  %-12s %zu certificate%s\n", "chain", n, plural(n, "", "s"));
+		n = json_array_size(json_object_get(s, "bundle"));
+		printf("  %-12s %zu CA certificate%s\n", "bundle", n, plural(n, "", "s"));
+		printf("  %-12s %s %s bits (PKCS#8), matches the certificate\n", "key",
+		       fmt_key(json_object_get(s, "key"), "type", b, sizeof(b)),
+		       fmt_key(json_object_get(s, "key"), "bits", b2, sizeof(b2)));
+		files = json_object_get(s, "files");
+		if (files)
+			printf("  %-12s %s %s %s\n", "wrote", jstr(files, "svid"),
+			       jstr(files, "key"), jstr(files, "bundle"));
+	}
+	fed = json_object_get(doc, "federated_bundles");
+	if (json_object_size(fed)) {
+		printf("\nfederated bundles\n");
+		json_object_foreach ((json_t *)fed, k, v) {
+			n = (size_t)json_integer_value(v);
+			printf("  %-24s %zu CA certificate%s\n", k, n, plural(n, "", "s"));
+		}
+	}
+}
+
+static int cmd_fetch_x509(const struct ctl *ctl)
+{
+	struct proto_x509svid_response resp = {0};
+	_cleanup_json_ json_t *doc = NULL;
+	json_t *svids, *fed, *o;
+	struct grpc_client *c = NULL;
+	struct proto_buf req = {0};
+	char err[256] = "", perr[PROTO_ERR_MAX], key[PROTO_ERR_MAX];
+	uint8_t *msg = NULL;
+	size_t len, i;
+	bool io_error;
+	int n, rc = 1;
+
+	if (wl_connect(ctl, &c, err) < 0)
+		goto out;
+	/* X509SVIDRequest{} is the empty message */
+	if (wl_rpc(ctl, c, "FetchX509SVID", false, &req, &msg, &len, err) < 0)
+		goto out;
+	if (proto_decode_x509svid_response(msg, len, &resp, perr) < 0) {
+		errf(err, "%s: FetchX509SVID: bad response: %s", ctl->wl_socket, perr);
+		goto out;
+	}
+	doc = json_pack("{s:[], s:{}, s:I}", "svids", "federated_bundles", "crl",
+			(json_int_t)resp.ncrl);
+	if (!doc) {
+		errf(err, "out of memory");
+		goto out;
+	}
+	if (resp.nsvids == 0) {
+		errf(err, "%s: FetchX509SVID: the response holds no SVID", ctl->wl_socket);
+		goto out;
+	}
+	svids = json_object_get(doc, "svids");
+	for (i = 0; i < resp.nsvids; i++) {
+		if (svid_json(&resp.svids[i], i, ctl->write_dir, &o, &io_error, perr) < 0) {
+			if (io_error)
+				errf(err, "%s", perr);
+			else
+				errf(err, "%s: FetchX509SVID: bad response: %s", ctl->wl_socket,
+				     perr);
+			goto out;
+		}
+		json_array_append_new(svids, o);
+	}
+	fed = json_object_get(doc, "federated_bundles");
+	for (i = 0; i < resp.nfederated_bundles; i++) {
+		const struct proto_map_entry *e = &resp.federated_bundles[i];
+
+		n = count_certs(&e->value);
+		snprintf(key, sizeof(key), "%.*s", (int)e->key.len, (const char *)e->key.data);
+		if (n < 0 || memchr(e->key.data, '\0', e->key.len) ||
+		    json_object_set_new(fed, key, json_integer(n)) < 0) {
+			errf(err, "%s: FetchX509SVID: federated_bundles[%zu]: malformed",
+			     ctl->wl_socket, i);
+			goto out;
+		}
+	}
+	if (ctl->json) {
+		rc = print_json(doc) < 0 ? 1 : 0;
+	} else {
+		print_x509(doc);
+		rc = 0;
+	}
+out:
+	if (rc && err[0])
+		fprintf(stderr, "attestctl: %s\n", err);
+	proto_x509svid_response_clear(&resp);
+	free(msg);
+	grpc_client_free(c);
+	return rc;
+}
+
+/* ---- JWT ---------------------------------------------------------------------------------- */
+
+static int b64url_digit(char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '-')
+		return 62;
+	if (ch == '_')
+		return 63;
+	return -1;
+}
+
+/* Decodes unpadded base64url into a new buffer (caller frees); NULL if malformed. */
+static uint8_t *b64url_decode(const char *in, size_t n, size_t *out_len)
+{
+	uint8_t *out;
+	uint32_t acc = 0;
+	size_t i, o = 0;
+	int bits = 0, d;
+
+	if (n % 4 == 1)
+		return NULL;
+	out = malloc(n * 3 / 4 + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		d = b64url_digit(in[i]);
+		if (d < 0) {
+			free(out);
+			return NULL;
+		}
+		acc = (acc << 6) | (uint32_t)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	*out_len = o;
+	return out;
+}
+
+/* The JSON object in segment seg (0 = header, 1 = claims) of a compact JWS; NULL if the token
+ * is not one. Only for display: attestctl verifies nothing itself (see validate jwt). */
+static json_t *jwt_segment(const char *token, int seg)
+{
+	const char *p = token, *dot;
+	uint8_t *raw;
+	size_t len;
+	json_t *j;
+
+	for (; seg > 0; seg--) {
+		p = strchr(p, '.');
+		if (!p)
+			return NULL;
+		p++;
+	}
+	dot = strchr(p, '.');
+	if (!dot)
+		return NULL;
+	raw = b64url_decode(p, (size_t)(dot - p), &len);
+	if (!raw)
+		return NULL;
+	j = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, NULL);
+	free(raw);
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+/* "2026-11-22T21:40:01Z" from a NumericDate claim, or "-". */
+static const char *numeric_date_text(const json_t *v, char *buf, size_t n)
+{
+	struct tm tm;
+	time_t t;
+
+	snprintf(buf, n, "-");
+	if (!json_is_number(v))
+		return buf;
+	t = (time_t)json_number_value(v);
+	if (gmtime_r(&t, &tm))
+		strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+static void print_jwt(const json_t *doc)
+{
+	const json_t *svids = json_object_get(doc, "svids"), *s;
+	char b[64];
+	size_t i;
+
+	printf("received %zu JWT-SVID%s\n", json_array_size(svids),
+	       plural(json_array_size(svids), "", "s"));
+	json_array_foreach (svids, i, s) {
+		printf("\nSVID #%zu%s\n", i, i == 0 ? " (default)" : "");
+		printf("  %-12s %s\n", "SPIFFE ID", jstr(s, "spiffe_id"));
+		printf("  %-12s %s\n", "hint", *jstr(s, "hint") ? jstr(s, "hint") : "-");
+		printf("  %-12s %s\n", "expires",
+		       numeric_date_text(json_object_get(json_object_get(s, "claims"), "exp"), b,
+					 sizeof(b)));
+		printf("  %-12s %s\n", "token", jstr(s, "token"));
+	}
+}
+
+static int cmd_fetch_jwt(const struct ctl *ctl)
+{
+	struct proto_jwtsvid_response resp = {0};
+	struct proto_jwtsvid_request *rq = NULL;
+	_cleanup_json_ json_t *doc = NULL;
+	struct grpc_client *c = NULL;
+	struct proto_buf req = {0};
+	json_t *svids, *o;
+	char err[256] = "", perr[PROTO_ERR_MAX];
+	uint8_t *msg = NULL;
+	size_t len, i;
+	int rc = 1;
+
+	rq = calloc(1, sizeof(*rq));
+	if (!rq) {
+		errf(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < ctl->naudience; i++)
+		rq->audience[i] = (struct proto_bytes){(const uint8_t *)ctl->audience[i],
+						       strlen(ctl->audience[i])};
+	rq->naudience = ctl->naudience;
+	if (ctl->spiffe_id)
+		rq->spiffe_id = (struct proto_bytes){(const uint8_t *)ctl->spiffe_id,
+						     strlen(ctl->spiffe_id)};
+	if (proto_encode_jwtsvid_request(rq, &req) < 0) {
+		errf(err, "out of memory");
+		goto out;
+	}
+	if (wl_connect(ctl, &c, err) < 0)
+		goto out;
+	if (wl_rpc(ctl, c, "FetchJWTSVID", true, &req, &msg, &len, err) < 0)
+		goto out;
+	if (proto_decode_jwtsvid_response(msg, len, &resp, perr) < 0) {
+		errf(err, "%s: FetchJWTSVID: bad response: %s", ctl->wl_socket, perr);
+		goto out;
+	}
+	if (resp.nsvids == 0) {
+		errf(err, "%s: FetchJWTSVID: the response holds no SVID", ctl->wl_socket);
+		goto out;
+	}
+	doc = json_pack("{s:[]}", "svids");
+	svids = json_object_get(doc, "svids");
+	for (i = 0; doc && i < resp.nsvids; i++) {
+		const struct proto_jwtsvid *s = &resp.svids[i];
+		json_t *token = bytes_json(&s->svid);
+
+		o = json_pack("{s:o?, s:o?, s:O?, s:o?, s:o?}", "spiffe_id",
+			      bytes_json(&s->spiffe_id), "hint", bytes_json(&s->hint), "token",
+			      token, "header",
+			      token ? jwt_segment(json_string_value(token), 0) : NULL, "claims",
+			      token ? jwt_segment(json_string_value(token), 1) : NULL);
+		json_decref(token);
+		if (!o || !json_is_string(json_object_get(o, "spiffe_id")) ||
+		    !json_is_string(json_object_get(o, "hint")) ||
+		    !json_is_string(json_object_get(o, "token"))) {
+			json_decref(o);
+			errf(err, "%s: FetchJWTSVID: svids[%zu]: not UTF-8, or out of memory",
+			     ctl->wl_socket, i);
+			goto out;
+		}
+		json_array_append_new(svids, o);
+	}
+	if (!doc) {
+		errf(err, "out of memory");
+		goto out;
+	}
+	if (ctl->json) {
+		rc = print_json(doc) < 0 ? 1 : 0;
+	} else {
+		print_jwt(doc);
+		rc = 0;
+	}
+out:
+	if (rc && err[0])
+		fprintf(stderr, "attestctl: %s\n", err);
+	proto_jwtsvid_response_clear(&resp);
+	proto_buf_free(&req);
+	free(rq);
+	free(msg);
+	grpc_client_free(c);
+	return rc;
+}
+
+/* Reads a token from stdin (for `validate jwt ... -`), without surrounding white space. */
+static int read_token_stdin(char **out, char err[256])
+{
+	char *buf = malloc(MAX_TOKEN_BYTES + 2);
+	size_t len = 0, start = 0;
+	ssize_t n;
+	int ret = 0;
+
+	*out = NULL;
+	if (!buf) {
+		errf(err, "stdin: out of memory");
+		return -ENOMEM;
+	}
+	while (len <= MAX_TOKEN_BYTES) {
+		n = read(STDIN_FILENO, buf + len, MAX_TOKEN_BYTES + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			errf(err, "stdin: %s", strerror(-ret));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > MAX_TOKEN_BYTES) {
+		errf(err, "stdin: token longer than %u bytes", MAX_TOKEN_BYTES);
+		ret = -E2BIG;
+		goto out;
+	}
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+		       buf[len - 1] == '\t'))
+		len--;
+	while (start < len && (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\n'))
+		start++;
+	memmove(buf, buf + start, len - start);
+	buf[len - start] = '\0';
+	*out = buf;
+	buf = NULL;
+out:
+	free(buf);
+	return ret;
+}
+
+static void print_indented_json(const json_t *j, const char *indent)
+{
+	char *dump = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY), *line, *save = NULL;
+
+	if (!dump) {
+		printf("%s?\n", indent);
+		return;
+	}
+	for (line = strtok_r(dump, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		printf("%s%s\n", indent, line);
+	free(dump);
+}
+
+static int cmd_validate_jwt(const struct ctl *ctl)
+{
+	struct proto_validate_request rq = {0};
+	_cleanup_json_ json_t *claims = NULL;
+	_cleanup_json_ json_t *doc = NULL;
+	_cleanup_free_ char *stdin_token = NULL;
+	struct grpc_client *c = NULL;
+	struct proto_buf req = {0};
+	char err[256] = "", perr[PROTO_ERR_MAX], id[MAX_SPIFFE_ID + 1];
+	const char *token = ctl->token;
+	uint8_t *msg = NULL;
+	size_t len;
+	int rc = 1;
+
+	if (strcmp(token, "-") == 0) {
+		if (read_token_stdin(&stdin_token, err) < 0)
+			goto out;
+		token = stdin_token;
+	}
+	if (!*token) {
+		errf(err, "validate jwt: empty token");
+		goto out;
+	}
+	rq.audience =
+		(struct proto_bytes){(const uint8_t *)ctl->audience[0], strlen(ctl->audience[0])};
+	rq.svid = (struct proto_bytes){(const uint8_t *)token, strlen(token)};
+	if (proto_encode_validate_request(&rq, &req) < 0) {
+		errf(err, "out of memory");
+		goto out;
+	}
+	if (wl_connect(ctl, &c, err) < 0)
+		goto out;
+	if (wl_rpc(ctl, c, "ValidateJWTSVID", true, &req, &msg, &len, err) < 0)
+		goto out;
+	if (proto_decode_validate_response(msg, len, id, sizeof(id), &claims, perr) < 0) {
+		errf(err, "%s: ValidateJWTSVID: bad response: %s", ctl->wl_socket, perr);
+		goto out;
+	}
+	doc = json_pack("{s:s, s:O}", "spiffe_id", id, "claims", claims);
+	if (!doc) {
+		errf(err, "%s: ValidateJWTSVID: spiffe_id not UTF-8, or out of memory",
+		     ctl->wl_socket);
+		goto out;
+	}
+	if (ctl->json) {
+		rc = print_json(doc) < 0 ? 1 : 0;
+	} else {
+		printf("valid JWT-SVID\n");
+		printf("  %-12s %s\n", "SPIFFE ID", id);
+		printf("  claims\n");
+		print_indented_json(claims, "    ");
+		rc = 0;
+	}
+out:
+	if (rc && err[0])
+		fprintf(stderr, "attestctl: %s\n", err);
+	proto_buf_free(&req);
+	free(msg);
+	grpc_client_free(c);
+	return rc;
+}
+
+/* ---- bundles ------------------------------------------------------------------------------ */
+
+/* The entry of trust domain key in doc, created with empty X.509 and null JWT parts; NULL if
+ * the key is not a UTF-8 string without NUL or on ENOMEM. */
+static json_t *td_entry(json_t *doc, const struct proto_bytes *key)
+{
+	json_t *e;
+
+	if (!key->len || memchr(key->data, '\0', key->len))
+		return NULL;
+	e = json_object_getn(doc, (const char *)key->data, key->len);
+	if (e)
+		return e;
+	e = json_pack("{s:[], s:n}", "x509_authorities", "jwks");
+	if (json_object_setn_new(doc, (const char *)key->data, key->len, e) < 0)
+		return NULL;
+	return e;
+}
+
+static void print_bundles(const json_t *doc)
+{
+	const json_t *bundles = json_object_get(doc, "bundles"), *e, *x, *c, *keys;
+	const char *td;
+	size_t i, n;
+
+	json_object_foreach ((json_t *)bundles, td, e) {
+		x = json_object_get(e, "x509_authorities");
+		n = json_array_size(x);
+		printf("trust domain %s\n", td);
+		printf("  X.509 authorities: %zu\n", n);
+		json_array_foreach (x, i, c) {
+			printf("    %s  (not after %s)\n",
+			       *jstr(c, "subject") ? jstr(c, "subject") : "(empty subject)",
+			       jstr(c, "not_after"));
+		}
+		keys = json_object_get(json_object_get(e, "jwks"), "keys");
+		if (!json_object_get(e, "jwks")) {
+			printf("  JWT authorities: none\n");
+		} else {
+			n = json_array_size(keys);
+			printf("  JWT authorities (JWKS, %zu key%s):\n", n, plural(n, "", "s"));
+			print_indented_json(json_object_get(e, "jwks"), "    ");
+		}
+	}
+}
+
+static int cmd_fetch_bundles(const struct ctl *ctl)
+{
+	struct proto_x509bundles_response xr = {0};
+	struct proto_jwtbundles_response jr = {0};
+	_cleanup_certs_ STACK_OF(X509) *sk = NULL;
+	_cleanup_json_ json_t *doc = NULL;
+	struct grpc_client *c = NULL;
+	struct proto_buf req = {0};
+	json_t *bundles, *e, *jwks;
+	char err[256] = "", perr[PROTO_ERR_MAX], what[64];
+	uint8_t *xmsg = NULL, *jmsg = NULL;
+	size_t xlen, jlen, i;
+	int rc = 1;
+
+	if (wl_connect(ctl, &c, err) < 0)
+		goto out;
+	if (wl_rpc(ctl, c, "FetchX509Bundles", false, &req, &xmsg, &xlen, err) < 0 ||
+	    wl_rpc(ctl, c, "FetchJWTBundles", false, &req, &jmsg, &jlen, err) < 0)
+		goto out;
+	if (proto_decode_x509bundles_response(xmsg, xlen, &xr, perr) < 0) {
+		errf(err, "%s: FetchX509Bundles: bad response: %s", ctl->wl_socket, perr);
+		goto out;
+	}
+	if (proto_decode_jwtbundles_response(jmsg, jlen, &jr, perr) < 0) {
+		errf(err, "%s: FetchJWTBundles: bad response: %s", ctl->wl_socket, perr);
+		goto out;
+	}
+	doc = json_pack("{s:{}}", "bundles");
+	bundles = json_object_get(doc, "bundles");
+	if (!doc) {
+		errf(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < xr.nbundles; i++) {
+		snprintf(what, sizeof(what), "bundles[%zu]", i);
+		e = td_entry(bundles, &xr.bundles[i].key);
+		if (!e) {
+			errf(err, "%s: FetchX509Bundles: %s: bad trust domain name", ctl->wl_socket,
+			     what);
+			goto out;
+		}
+		sk_X509_pop_free(sk, X509_free);
+		if (der_certs(&xr.bundles[i].value, 0, MAX_BUNDLE_CERTS, what, &sk, perr) < 0) {
+			errf(err, "%s: FetchX509Bundles: %s", ctl->wl_socket, perr);
+			goto out;
+		}
+		if (json_object_set_new(e, "x509_authorities", certs_json(sk)) < 0) {
+			errf(err, "out of memory");
+			goto out;
+		}
+	}
+	for (i = 0; i < jr.nbundles; i++) {
+		e = td_entry(bundles, &jr.bundles[i].key);
+		if (!e) {
+			errf(err, "%s: FetchJWTBundles: bundles[%zu]: bad trust domain name",
+			     ctl->wl_socket, i);
+			goto out;
+		}
+		jwks = json_loadb((const char *)jr.bundles[i].value.data, jr.bundles[i].value.len,
+				  0, NULL);
+		if (!json_is_object(jwks) || json_object_set_new(e, "jwks", jwks) < 0) {
+			if (!json_is_object(jwks))
+				json_decref(jwks);
+			errf(err, "%s: FetchJWTBundles: bundles[%zu]: not a JWKS JSON object",
+			     ctl->wl_socket, i);
+			goto out;
+		}
+	}
+	if (ctl->json) {
+		rc = print_json(doc) < 0 ? 1 : 0;
+	} else {
+		if (!json_object_size(bundles))
+			printf("no bundles\n");
+		print_bundles(doc);
+		rc = 0;
+	}
+out:
+	if (rc && err[0])
+		fprintf(stderr, "attestctl: %s\n", err);
+	proto_jwtbundles_response_clear(&jr);
+	proto_x509bundles_response_clear(&xr);
+	free(jmsg);
+	free(xmsg);
+	grpc_client_free(c);
+	return rc;
+}
+
 /* ---- command line ------------------------------------------------------------------------- */
 
 static const char usage_text[] =
 	"NAME\n"
-	"    attestctl - inspect a running attestd\n"
+	"    attestctl - inspect a running attestd, and fetch SPIFFE identities from it\n"
 	"\n"
 	"SYNOPSIS\n"
 	"    attestctl [--admin-socket PATH] status [--json]\n"
 	"    attestctl [--admin-socket PATH] attestations [--limit N] [--json]\n"
 	"    attestctl [--admin-socket PATH] explain --pid N [--json]\n"
 	"    attestctl [--admin-socket PATH] diag [--pin-dir DIR] [--json]\n"
+	"    attestctl [--socket PATH] fetch x509 [--write DIR] [--timeout D] [--json]\n"
+	"    attestctl [--socket PATH] fetch jwt --audience A [--audience A]... [--spiffe-id ID]\n"
+	"                                        [--timeout D] [--json]\n"
+	"    attestctl [--socket PATH] fetch bundles [--timeout D] [--json]\n"
+	"    attestctl [--socket PATH] validate jwt --audience A [--timeout D] [--json] TOKEN|-\n"
 	"    attestctl --help | --version\n"
 	"\n"
 	"DESCRIPTION\n"
-	"    attestctl talks to attestd's admin API (HTTP/1.1 + JSON on a Unix socket, mode 0600,\n"
-	"    so run it as root) and, for diag, to the kernel through bpftool.\n"
+	"    status, attestations, explain and diag talk to attestd's admin API (HTTP/1.1 + JSON "
+	"on\n"
+	"    a Unix socket, mode 0600, so run them as root) and, for diag, to the kernel through\n"
+	"    bpftool. fetch and validate are SPIFFE Workload API clients (gRPC over HTTP/2 on the\n"
+	"    agent socket, like any workload): attestd attests the attestctl process itself, so "
+	"run\n"
+	"    them as the user, and in the container, whose identity you want to see.\n"
 	"\n"
 	"COMMANDS\n"
 	"    status        Version, kernel, uptime, pid, sockets and counters; the capture\n"
@@ -1571,30 +2685,58 @@ static const char usage_text[] =
 	"                  and attach points, maps pinned under the pin dir with entry counts, up\n"
 	"                  to 3 entries of each enumerable map, and the bpftool commands to run\n"
 	"                  by hand. Needs root and bpftool (PATH or /usr/sbin/bpftool).\n"
+	"    fetch x509    FetchX509SVID (first message): every X.509-SVID of the caller, the\n"
+	"                  first being the default, with SPIFFE ID, hint, serial, validity, chain\n"
+	"                  length and bundle size; checks that the key matches the certificate.\n"
+	"                  --write DIR writes svid.<n>.pem (chain, leaf first), svid.<n>.key\n"
+	"                  (PKCS#8, mode 0600) and bundle.<n>.pem (CA certificates) into DIR, as\n"
+	"                  `spire-agent api fetch x509 -write` does.\n"
+	"    fetch jwt     FetchJWTSVID: a JWT-SVID for the audience(s) for every identity of the\n"
+	"                  caller, or only for --spiffe-id ID: SPIFFE ID, hint, expiry and token;\n"
+	"                  --json adds the decoded header and claims (not verified: use "
+	"validate).\n"
+	"    fetch bundles FetchX509Bundles and FetchJWTBundles (first messages): for every trust\n"
+	"                  domain, the X.509 authorities (subject, expiry) and the JWKS.\n"
+	"    validate jwt  ValidateJWTSVID: attestd checks TOKEN (- reads it from stdin) for the\n"
+	"                  audience; prints its SPIFFE ID and claims, or fails with the reason.\n"
 	"\n"
 	"OPTIONS\n"
 	"    --admin-socket PATH  attestd's admin socket (default: $ATTESTD_ADMIN_SOCKET, else\n"
 	"                         /run/attestd/admin.sock)\n"
-	"    --json               print the server's JSON (pretty) instead of text\n"
+	"    --socket PATH        the Workload API socket (default: $SPIFFE_ENDPOINT_SOCKET, else\n"
+	"                         /run/attestd/agent.sock); unix:///PATH and unix:PATH also work\n"
+	"    --timeout D          fetch, validate: limit on connecting and on each wait for the\n"
+	"                         server, e.g. 500ms, 5s, 1m (default 5s)\n"
+	"    --json               print JSON (pretty) instead of text\n"
 	"    --limit N            attestations: number of records, 1..100000 (default 20)\n"
 	"    --pid N              explain: the process to attest\n"
 	"    --pin-dir DIR        diag: bpffs directory of attestd's pins (default: pin_dir from\n"
 	"                         /v1/status, else /sys/fs/bpf/attestd)\n"
+	"    --write DIR          fetch x509: an existing directory to write PEM files into\n"
+	"    --audience A         fetch jwt: an audience (repeatable, up to 64); validate jwt: "
+	"the\n"
+	"                         audience the token must carry (exactly one)\n"
+	"    --spiffe-id ID       fetch jwt: only this identity of the caller\n"
 	"    -h, --help           this text\n"
 	"    -V, --version        attestctl's version\n"
 	"\n"
 	"ENVIRONMENT\n"
-	"    ATTESTD_ADMIN_SOCKET  admin socket path, overridden by --admin-socket\n"
+	"    ATTESTD_ADMIN_SOCKET    admin socket path, overridden by --admin-socket\n"
+	"    SPIFFE_ENDPOINT_SOCKET  Workload API socket, overridden by --socket\n"
 	"\n"
 	"EXIT STATUS\n"
-	"    0 success, 1 error (attestd unreachable, HTTP error, bad answer, bpftool failure),\n"
-	"    2 usage error.\n"
+	"    0 success, 1 error (attestd unreachable, HTTP error, gRPC error such as\n"
+	"    PERMISSION_DENIED or an invalid token, bad answer, bpftool failure), 2 usage error.\n"
 	"\n"
 	"EXAMPLES\n"
 	"    attestctl status\n"
 	"    attestctl attestations --limit 5\n"
 	"    attestctl explain --pid $$\n"
-	"    attestctl diag --json | jq '.maps[].entries'\n";
+	"    attestctl diag --json | jq '.maps[].entries'\n"
+	"    attestctl fetch x509 --write /tmp/svid\n"
+	"    openssl verify -CAfile /tmp/svid/bundle.0.pem /tmp/svid/svid.0.pem\n"
+	"    TOKEN=$(attestctl fetch jwt --audience db --json | jq -r '.svids[0].token')\n"
+	"    attestctl validate jwt --audience db \"$TOKEN\"\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -1610,10 +2752,17 @@ enum opt_id {
 	OPT_LIMIT,
 	OPT_PID,
 	OPT_PIN_DIR,
+	OPT_SOCKET,
+	OPT_TIMEOUT,
+	OPT_WRITE,
+	OPT_AUDIENCE,
+	OPT_SPIFFE_ID,
 };
 
 static const struct option global_opts[] = {
 	{"admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET},
+	{"socket", required_argument, NULL, OPT_SOCKET},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -1622,47 +2771,177 @@ static const struct option global_opts[] = {
 
 static const struct option command_opts[] = {
 	{"admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET},
+	{"socket", required_argument, NULL, OPT_SOCKET},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"limit", required_argument, NULL, OPT_LIMIT},
 	{"pid", required_argument, NULL, OPT_PID},
 	{"pin-dir", required_argument, NULL, OPT_PIN_DIR},
+	{"write", required_argument, NULL, OPT_WRITE},
+	{"audience", required_argument, NULL, OPT_AUDIENCE},
+	{"spiffe-id", required_argument, NULL, OPT_SPIFFE_ID},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
+enum cmd_id {
+	CMD_STATUS,
+	CMD_ATTESTATIONS,
+	CMD_EXPLAIN,
+	CMD_DIAG,
+	CMD_FETCH_X509,
+	CMD_FETCH_JWT,
+	CMD_FETCH_BUNDLES,
+	CMD_VALIDATE_JWT,
+};
+
+static const struct command {
+	const char *verb;
+	const char *object; /* second word, or NULL */
+	enum cmd_id id;
+	bool workload_api; /* else the admin API */
+} commands[] = {
+	{"status", NULL, CMD_STATUS, false},
+	{"attestations", NULL, CMD_ATTESTATIONS, false},
+	{"explain", NULL, CMD_EXPLAIN, false},
+	{"diag", NULL, CMD_DIAG, false},
+	{"fetch", "x509", CMD_FETCH_X509, true},
+	{"fetch", "jwt", CMD_FETCH_JWT, true},
+	{"fetch", "bundles", CMD_FETCH_BUNDLES, true},
+	{"validate", "jwt", CMD_VALIDATE_JWT, true},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* The command named by verb (and object, for two-word commands); NULL if none. *two_words
+ * tells whether verb takes an object at all. */
+static const struct command *find_command(const char *verb, const char *object, bool *two_words)
+{
+	size_t i;
+
+	*two_words = false;
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(commands[i].verb, verb))
+			continue;
+		if (!commands[i].object)
+			return &commands[i];
+		*two_words = true;
+		if (object && strcmp(commands[i].object, object) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
 /* Which command-specific options each command accepts. */
-static bool option_allowed(const char *cmd, int opt)
+static bool option_allowed(const struct command *cmd, int opt)
 {
 	switch (opt) {
+	case OPT_ADMIN_SOCKET:
+		return !cmd->workload_api;
+	case OPT_SOCKET:
+	case OPT_TIMEOUT:
+		return cmd->workload_api;
 	case OPT_LIMIT:
-		return strcmp(cmd, "attestations") == 0;
+		return cmd->id == CMD_ATTESTATIONS;
 	case OPT_PID:
-		return strcmp(cmd, "explain") == 0;
+		return cmd->id == CMD_EXPLAIN;
 	case OPT_PIN_DIR:
-		return strcmp(cmd, "diag") == 0;
+		return cmd->id == CMD_DIAG;
+	case OPT_WRITE:
+		return cmd->id == CMD_FETCH_X509;
+	case OPT_AUDIENCE:
+		return cmd->id == CMD_FETCH_JWT || cmd->id == CMD_VALIDATE_JWT;
+	case OPT_SPIFFE_ID:
+		return cmd->id == CMD_FETCH_JWT;
 	default:
 		return true;
 	}
 }
 
+static int parse_timeout(const char *s, int *out_ms)
+{
+	uint64_t ms;
+
+	if (config_parse_duration_ms(s, &ms) < 0 || ms == 0 || ms > MAX_WL_TIMEOUT_MS)
+		return -EINVAL;
+	*out_ms = (int)ms;
+	return 0;
+}
+
+/* Options valid both before and after the command. 0 = taken, 1 = not one of them, 2 = usage
+ * error (already reported). */
+static int common_option(struct ctl *ctl, int opt, const char **wl_socket)
+{
+	switch (opt) {
+	case OPT_ADMIN_SOCKET:
+		ctl->socket = optarg;
+		return 0;
+	case OPT_SOCKET:
+		*wl_socket = optarg;
+		return 0;
+	case OPT_TIMEOUT:
+		if (parse_timeout(optarg, &ctl->timeout_ms) < 0)
+			return usage_error("--timeout: not a duration from 1ms to 1h (e.g. 500ms, "
+					   "5s): '%s'",
+					   optarg);
+		return 0;
+	case OPT_JSON:
+		ctl->json = true;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Where the Workload API commands connect: --socket, else $SPIFFE_ENDPOINT_SOCKET, else the
+ * default. 0, or 2 after a usage error. */
+static int resolve_wl_socket(struct ctl *ctl, const char *opt_socket)
+{
+	const char *addr = opt_socket, *what = "--socket";
+	int ret;
+
+	if (!addr) {
+		addr = getenv(WL_SOCKET_ENV);
+		what = WL_SOCKET_ENV;
+	}
+	if (!addr || (!opt_socket && !*addr)) {
+		addr = DEFAULT_WL_SOCKET;
+		what = "default socket";
+	}
+	ret = wl_socket_path(addr, &ctl->wl_socket);
+	if (ret == -EPROTONOSUPPORT) {
+		fprintf(stderr,
+			"attestctl: %s: '%s': only Unix sockets are supported (unix:///PATH, "
+			"unix:PATH or PATH)\n",
+			what, addr);
+		return 2;
+	}
+	if (ret < 0) {
+		fprintf(stderr, "attestctl: %s: empty socket path\n", what);
+		return 2;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct ctl ctl = {.socket = getenv(ADMIN_SOCKET_ENV)};
-	const char *cmd, *pin_dir = NULL;
+	struct ctl ctl = {.socket = getenv(ADMIN_SOCKET_ENV), .timeout_ms = DEFAULT_WL_TIMEOUT_MS};
+	const char *pin_dir = NULL, *opt_socket = NULL;
+	const struct command *cmd;
 	long limit = DEFAULT_LIMIT, pid = -1;
-	int opt, rc, longidx;
+	int opt, rc, longidx, shift;
+	bool two_words;
 
 	if (!ctl.socket || !*ctl.socket)
 		ctl.socket = DEFAULT_ADMIN_SOCKET;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+hV", global_opts, NULL)) != -1) {
+		rc = common_option(&ctl, opt, &opt_socket);
+		if (rc != 1) {
+			if (rc)
+				return rc;
+			continue;
+		}
 		switch (opt) {
-		case OPT_ADMIN_SOCKET:
-			ctl.socket = optarg;
-			break;
-		case OPT_JSON:
-			ctl.json = true;
-			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -1674,30 +2953,38 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return usage_error("%s", "missing command (status, attestations, explain, diag)");
-	cmd = argv[optind];
-	if (strcmp(cmd, "help") == 0) {
+		return usage_error("%s", "missing command (status, attestations, explain, diag, "
+					 "fetch, validate)");
+	if (strcmp(argv[optind], "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "status") && strcmp(cmd, "attestations") && strcmp(cmd, "explain") &&
-	    strcmp(cmd, "diag"))
-		return usage_error("unknown command '%s'", cmd);
+	cmd = find_command(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, &two_words);
+	if (!cmd && two_words && optind + 1 >= argc)
+		return usage_error("%s needs an object (fetch x509|jwt|bundles, validate jwt)",
+				   argv[optind]);
+	if (!cmd && two_words)
+		return usage_error("unknown object '%s' (fetch x509|jwt|bundles, validate jwt)",
+				   argv[optind + 1]);
+	if (!cmd)
+		return usage_error("unknown command '%s'", argv[optind]);
 
-	argc -= optind;
-	argv += optind;
+	/* argv[0] becomes the command's last word; getopt restarts after it (optind = 0) */
+	shift = optind + (cmd->object ? 1 : 0);
+	argc -= shift;
+	argv += shift;
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+h", command_opts, &longidx)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", command_opts, &longidx)) != -1) {
 		if (opt >= OPT_ADMIN_SOCKET && !option_allowed(cmd, opt))
 			return usage_error("--%s does not apply to this command",
 					   command_opts[longidx].name);
+		rc = common_option(&ctl, opt, &opt_socket);
+		if (rc != 1) {
+			if (rc)
+				return rc;
+			continue;
+		}
 		switch (opt) {
-		case OPT_ADMIN_SOCKET:
-			ctl.socket = optarg;
-			break;
-		case OPT_JSON:
-			ctl.json = true;
-			break;
 		case OPT_LIMIT:
 			if (parse_long(optarg, 1, MAX_LIMIT, &limit) < 0)
 				return usage_error("--limit: not a number in 1..100000: '%s'",
@@ -1710,6 +2997,23 @@ int main(int argc, char **argv)
 		case OPT_PIN_DIR:
 			pin_dir = optarg;
 			break;
+		case OPT_WRITE:
+			if (!*optarg)
+				return usage_error("%s", "--write: empty directory name");
+			ctl.write_dir = optarg;
+			break;
+		case OPT_AUDIENCE:
+			if (!*optarg)
+				return usage_error("%s", "--audience: empty audience");
+			if (ctl.naudience >= MAX_AUDIENCES)
+				return usage_error("--audience: more than %s", "64");
+			ctl.audience[ctl.naudience++] = optarg;
+			break;
+		case OPT_SPIFFE_ID:
+			if (!*optarg)
+				return usage_error("%s", "--spiffe-id: empty SPIFFE ID");
+			ctl.spiffe_id = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -1717,23 +3021,50 @@ int main(int argc, char **argv)
 			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
+	if (cmd->id == CMD_VALIDATE_JWT && optind < argc)
+		ctl.token = argv[optind++];
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (strcmp(cmd, "explain") == 0 && pid < 0)
+	if (cmd->id == CMD_EXPLAIN && pid < 0)
 		return usage_error("%s", "explain needs --pid N");
+	if ((cmd->id == CMD_FETCH_JWT || cmd->id == CMD_VALIDATE_JWT) && ctl.naudience == 0)
+		return usage_error("%s needs --audience A",
+				   cmd->id == CMD_FETCH_JWT ? "fetch jwt" : "validate jwt");
+	if (cmd->id == CMD_VALIDATE_JWT && ctl.naudience > 1)
+		return usage_error("%s", "validate jwt takes exactly one --audience");
+	if (cmd->id == CMD_VALIDATE_JWT && !ctl.token)
+		return usage_error("%s", "validate jwt needs a TOKEN (or - to read it from stdin)");
+	if (cmd->id == CMD_VALIDATE_JWT && strlen(ctl.token) > MAX_TOKEN_BYTES)
+		return usage_error("%s", "validate jwt: TOKEN longer than 64 KiB");
+
+	if (cmd->workload_api) {
+		rc = resolve_wl_socket(&ctl, opt_socket);
+		if (rc)
+			return rc;
+		switch (cmd->id) {
+		case CMD_FETCH_X509:
+			return cmd_fetch_x509(&ctl);
+		case CMD_FETCH_JWT:
+			return cmd_fetch_jwt(&ctl);
+		case CMD_FETCH_BUNDLES:
+			return cmd_fetch_bundles(&ctl);
+		default:
+			return cmd_validate_jwt(&ctl);
+		}
+	}
+
 	if (!*ctl.socket)
 		return usage_error("%s", "--admin-socket: empty path");
-
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "attestctl: cannot initialise libcurl\n");
 		return 1;
 	}
 	libbpf_set_print(NULL);
-	if (strcmp(cmd, "status") == 0)
+	if (cmd->id == CMD_STATUS)
 		rc = cmd_status(&ctl);
-	else if (strcmp(cmd, "attestations") == 0)
+	else if (cmd->id == CMD_ATTESTATIONS)
 		rc = cmd_attestations(&ctl, limit);
-	else if (strcmp(cmd, "explain") == 0)
+	else if (cmd->id == CMD_EXPLAIN)
 		rc = cmd_explain(&ctl, pid);
 	else
 		rc = cmd_diag(&ctl, pin_dir);
