@@ -11,11 +11,13 @@ import signal
 import subprocess
 import time
 
-import grpc
 import pytest
-from google.protobuf import json_format
 
-import wlapi
+grpc = pytest.importorskip("grpc", reason="needs python3-grpcio (Debian)")
+json_format = pytest.importorskip("google.protobuf.json_format",
+                                  reason="needs python3-protobuf (Debian)")
+
+import wlapi  # noqa: E402
 
 TD = "example.org"
 ID_UID0 = "spiffe://example.org/test/uid0"
@@ -325,6 +327,40 @@ def test_identity_bound_to_connection(spiffe, wl_stubs):
     assert out["NewConnection"]["ids"] == ["spiffe://example.org/uid/%d" % OTHER_UID], out
 
 
+def test_dns_names_subject_and_jwt_claims(spiffe):
+    """Entry dns_names become DNS SANs next to the one URI SAN; a template renders the X.509
+    subject and extra JWT claims from attributes."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
+    d, c = spiffe("""\
+ca: {generate: true}
+entries:
+  - {spiffe_id: "spiffe://example.org/web", selectors: ["unix:uid:0"],
+     dns_names: ["web.example.org", "web"]}
+templates:
+  - spiffe_id: "spiffe://example.org/uid/{{unix.uid}}"
+    x509_subject: {common_name: "uid-{{unix.uid}}", organization: ["acme", "{{unix.user}}"]}
+    jwt_claims: {user: "{{unix.user}}", gid: "{{unix.gid}}"}
+""")
+    resp = c.fetch_x509()
+    assert wlapi.ids_of(resp) == ["spiffe://example.org/web", ID_TEMPLATE_UID0]
+    web, _, _, _ = wlapi.check_x509_svid(resp.svids[0], TD, X509_TTL_S)
+    san = wlapi.ext(web, ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    assert san.get_values_for_type(x509.DNSName) == ["web.example.org", "web"], san
+    tpl, _, _, _ = wlapi.check_x509_svid(resp.svids[1], TD, X509_TTL_S)
+    cn = [a.value for a in tpl.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    org = [a.value for a in tpl.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    assert cn == ["uid-0"] and org == ["acme", "root"], tpl.subject
+
+    keys = jwt_bundle_keys(c)
+    jwt = c.fetch_jwt(["svc-a"], spiffe_id=ID_TEMPLATE_UID0).svids[0].svid
+    _, claims = wlapi.verify_es256(jwt, keys)
+    assert claims.get("user") == "root" and claims.get("gid") == "0", claims
+    resp = c.validate_jwt("svc-a", jwt)
+    assert json_format.MessageToDict(resp.claims).get("user") == "root"
+
+
 def test_unimplemented(spiffe):
     d, c = spiffe()
     for path in ("/SpiffeWorkloadAPI/Nope", "/spire.api.agent.Other/FetchX509SVID",
@@ -392,6 +428,14 @@ def test_reload_adds_and_removes_entry(spiffe):
         assert wlapi.ids_of(got[1]) == [ID_UID0, ID_ADDED], "default must stay first"
         by_id = {s.spiffe_id: s for s in got[1].svids}
         wlapi.check_x509_svid(by_id[ID_ADDED], TD, X509_TTL_S)
+
+        # An invalid file is refused: the old configuration and the stream stay.
+        n = reader.count
+        bad_entry = '  - {spiffe_id: "spiffe://example.org/a//b", selectors: ["unix:uid:0"]}\n'
+        reload_config(d, UID0_ONLY_YAML.replace("templates:", bad_entry + "templates:"))
+        assert reader.next(2) is None and reader.error is None, "a refused reload sent a message"
+        assert reader.count == n
+        assert wlapi.ids_of(c.fetch_x509()) == [ID_UID0, ID_ADDED], "a refused reload applied"
 
         reload_config(d, UID0_ONLY_YAML)
         got = reader.wait_for(lambda m: ID_ADDED not in wlapi.ids_of(m), 15)
