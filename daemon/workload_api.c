@@ -50,6 +50,8 @@ struct wconn {
 	struct attr_set *attrs;
 	struct selectors sel;
 	struct wcall *calls;
+	bool had_call;
+	uint64_t first_call_timer; /* 0 = none */
 	struct wconn *prev, *next;
 };
 
@@ -117,6 +119,8 @@ static void wconn_unref(struct wconn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	api->nconns--;
+	if (c->first_call_timer)
+		loop_cancel_timer(api->loop, c->first_call_timer);
 	attr_set_free(c->attrs);
 	selectors_free(&c->sel);
 	free(c);
@@ -855,6 +859,7 @@ static void on_call(struct grpc_call *call, const char *path, void *conn_arg)
 		grpc_call_finish(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
+	c->had_call = true;
 	k->conn = c;
 	k->grpc = call;
 	k->refs = 1;
@@ -942,6 +947,20 @@ static const struct grpc_server_ops server_ops = {
 
 /* ---- agent hooks ---- */
 
+/* A connection that never starts a call would hold an fd forever: any local user could run
+ * attestd out of them. */
+static void first_call_timeout(struct loop *loop, void *arg)
+{
+	struct wconn *c = arg;
+
+	c->first_call_timer = 0;
+	if (!c->had_call && c->grpc) {
+		log_info(c->api->log, "workload API: closing a connection that made no call",
+			 "timeout_ms", (unsigned)WORKLOAD_API_FIRST_CALL_TIMEOUT_MS);
+		grpc_conn_close(c->grpc);
+	}
+}
+
 void *workload_api_conn_open(void *arg, int fd)
 {
 	struct workload_api *api = arg;
@@ -964,6 +983,9 @@ void *workload_api_conn_open(void *arg, int fd)
 		log_warn(api->log, "workload API: cannot start HTTP/2", "error", strerror(-rc));
 		c->grpc = NULL;
 		c->refs = 1; /* grpc_conn_new closed fd; only the attestation reference is left */
+	} else if (loop_add_timer(api->loop, WORKLOAD_API_FIRST_CALL_TIMEOUT_MS, first_call_timeout,
+				  c, &c->first_call_timer) < 0) {
+		c->first_call_timer = 0;
 	}
 	return c;
 }

@@ -22,9 +22,10 @@
 #include "daemon/svid_cache.h"
 #include "daemon/workers.h"
 
-#define WORKLOAD_API_HEADER	    "workload.spiffe.io" /* must be "true" on every call */
-#define WORKLOAD_API_REFRESH_HINT_S 300			 /* JWKS spiffe_refresh_hint */
-#define WORKLOAD_API_ERR_MAX	    256
+#define WORKLOAD_API_HEADER		   "workload.spiffe.io" /* must be "true" on every call */
+#define WORKLOAD_API_REFRESH_HINT_S	   300			/* JWKS spiffe_refresh_hint */
+#define WORKLOAD_API_ERR_MAX		   256
+#define WORKLOAD_API_FIRST_CALL_TIMEOUT_MS 10000 /* a connection must start a call by then */
 
 struct workload_api_opts {
 	const char *trust_domain;

@@ -105,3 +105,24 @@ def test_sighup_reload(attestd):
     d.proc.send_signal(signal.SIGHUP)
     doc = wait_log(d, "config reloaded")
     assert doc.get("log_level") == "debug", doc
+
+
+def test_connection_without_a_call_is_closed(attestd):
+    """A client that connects and never speaks HTTP/2 must not hold a file descriptor forever
+    (any local user could exhaust attestd's): it is closed after 10 s."""
+    import socket
+
+    d = attestd("auto")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(d.socket)
+        s.settimeout(20)
+        start = time.monotonic()
+        data = s.recv(65536)  # the server's SETTINGS frame, then EOF when it gives up
+        while data:
+            data = s.recv(65536)
+        waited = time.monotonic() - start
+    finally:
+        s.close()
+    assert 8 <= waited <= 15, "closed after %.1f s, want about 10 s" % waited
+    wait_log(d, "workload API: closing a connection that made no call")
