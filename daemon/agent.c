@@ -34,6 +34,7 @@ struct attestation {
 	agent_done_fn done;
 	void *done_arg;
 	void *conn; /* agent_conn_ops context of the connection, if any */
+	struct k8s_workload_req *k8s_req;
 	struct attestation *next_waiter;
 };
 
@@ -57,6 +58,7 @@ struct agent {
 	bool require_race_free;
 	bool unix_enabled;
 	uint64_t hash_size_limit;
+	const struct k8s_workload_opts *k8s;
 	int listen_fd;
 	struct loop *loop;
 	struct log *log;
@@ -237,8 +239,31 @@ static void attestation_hash(struct attestation *at)
 	agent->hash_jobs = job;
 }
 
+/* Last step: the executable's hash, then the record. */
+static void attestation_after_attestors(struct attestation *at)
+{
+	if (at->result || !at->peer.exe_known || !at->agent->unix_enabled) {
+		attestation_finish(at);
+		return;
+	}
+	attestation_hash(at);
+}
+
+static void k8s_done(void *arg, int rc, const char *err)
+{
+	struct attestation *at = arg;
+
+	at->k8s_req = NULL;
+	if (rc < 0) {
+		at->result = rc;
+		snprintf(at->error, sizeof(at->error), "%s", err ? err : "kubernetes: failed");
+	}
+	attestation_after_attestors(at);
+}
+
 static void attestation_run(struct attestation *at)
 {
+	struct agent *agent = at->agent;
 	int rc;
 
 	if (at->result || !at->have_peer) {
@@ -252,21 +277,25 @@ static void attestation_run(struct attestation *at)
 		attestation_finish(at);
 		return;
 	}
-	if (!at->agent->unix_enabled) {
-		attestation_finish(at);
-		return;
+	if (agent->unix_enabled) {
+		rc = unix_attestor_attest(&at->peer, at->attrs, at->error);
+		if (rc < 0) {
+			at->result = rc;
+			attestation_finish(at);
+			return;
+		}
 	}
-	rc = unix_attestor_attest(&at->peer, at->attrs, at->error);
-	if (rc < 0) {
-		at->result = rc;
-		attestation_finish(at);
-		return;
+	if (agent->k8s) {
+		rc = k8s_workload_attest(agent->k8s, &at->peer, at->attrs, k8s_done, at,
+					 &at->k8s_req);
+		if (rc < 0) {
+			at->result = rc;
+			snprintf(at->error, sizeof(at->error), "kubernetes: %s", strerror(-rc));
+			attestation_finish(at);
+		}
+		return; /* k8s_done continues, possibly already has */
 	}
-	if (!at->peer.exe_known) {
-		attestation_finish(at);
-		return;
-	}
-	attestation_hash(at);
+	attestation_after_attestors(at);
 }
 
 static struct attestation *attestation_new(struct agent *agent, const char *socket)
@@ -446,6 +475,7 @@ int agent_new(const struct agent_opts *opts, struct loop *loop, struct log *lg, 
 	agent->require_race_free = opts->require_race_free;
 	agent->unix_enabled = opts->unix_enabled;
 	agent->hash_size_limit = opts->hash_size_limit;
+	agent->k8s = opts->k8s;
 	if (opts->conn_ops) {
 		agent->conn_ops = *opts->conn_ops;
 		agent->have_conn_ops = true;

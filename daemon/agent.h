@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "attest/capture.h"
+#include "attest/k8s_workload.h"
 #include "daemon/audit.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
@@ -50,6 +51,7 @@ struct agent_opts {
 	bool require_race_free;
 	bool unix_enabled;
 	uint64_t hash_size_limit;
+	const struct k8s_workload_opts *k8s; /* NULL: the Kubernetes attestor is off */
 };
 
 struct agent;

@@ -43,6 +43,17 @@ static const char defaults_yaml[] =
 	"workers: {threads: 2}\n"
 	"attestors:\n"
 	"  unix: {enabled: true, hash_size_limit: 0}\n"
+	"  kubernetes:\n"
+	"    enabled: false\n"
+	"    # ca and token_path default to the service account's files\n"
+	"    kubelet: {secure_port: 10250, read_only_port: 0, skip_verification: false,\n"
+	"              anonymous: false, node_name_env: MY_NODE_NAME}\n"
+	"    refresh: {min_interval: 500ms, interval: 10s}\n"
+	"    attestation_timeout: 5s\n"
+	"    runtime: {containerd_state: /run/containerd, crio_state: /run/containers/storage}\n"
+	"    disable_container_selectors: false\n"
+	"    include_container_attributes: false\n"
+	"    include_annotation_prefixes: []\n"
 	"ca: {generate: true}\n"
 	"svid: {x509_ttl: 1h, jwt_ttl: 5m}\n"
 	"# Without entries and templates in a file, this template applies, "
@@ -81,6 +92,18 @@ static void defaults_base(struct config *out)
 	out->ca_generate = true;
 	out->x509_ttl_s = 3600;
 	out->jwt_ttl_s = 300;
+	out->k8s_enabled = false;
+	out->k8s_secure_port = KUBELET_DEFAULT_SECURE_PORT;
+	out->k8s_read_only_port = 0;
+	snprintf(out->k8s_node_name_env, sizeof(out->k8s_node_name_env), "%s",
+		 KUBELET_DEFAULT_NODE_NAME_ENV);
+	out->k8s_min_interval_ms = KUBELET_DEFAULT_MIN_INTERVAL_MS;
+	out->k8s_interval_ms = KUBELET_DEFAULT_INTERVAL_MS;
+	out->k8s_attestation_timeout_ms = KUBELET_DEFAULT_DEADLINE_MS;
+	snprintf(out->k8s_containerd_state, sizeof(out->k8s_containerd_state), "%s",
+		 "/run/containerd");
+	snprintf(out->k8s_crio_state, sizeof(out->k8s_crio_state), "%s",
+		 "/run/containers/storage");
 }
 
 void config_free(struct config *c)
@@ -97,6 +120,11 @@ void config_free(struct config *c)
 	free(c->templates);
 	c->templates = NULL;
 	c->ntemplates = 0;
+	for (size_t i = 0; i < c->k8s_n_annotation_prefixes; i++)
+		free(c->k8s_annotation_prefixes[i]);
+	free(c->k8s_annotation_prefixes);
+	c->k8s_annotation_prefixes = NULL;
+	c->k8s_n_annotation_prefixes = 0;
 }
 
 /* Sets the one default template, spiffe://<c->trust_domain>/uid/{{unix.uid}}. -ENOMEM. */
@@ -149,6 +177,10 @@ enum cfg_kind {
 	CFG_ENTRIES,	 /* sequence of entry mappings: struct policy_entry * and count */
 	CFG_TEMPLATES,	 /* sequence of template mappings: struct policy_template * and count */
 	CFG_UNSUPPORTED, /* a DESIGN.md key this build does not implement yet */
+	CFG_SECURE_PORT, /* a CFG_U32 whose presence matters (vs read_only_port) */
+	CFG_DURATION_MS, /* "500ms", "10s" -> uint64_t milliseconds, min..max ms */
+	CFG_HOSTNAME,	 /* a DNS name or IPv4 address, into a char buffer */
+	CFG_ENV_NAME,	 /* an environment variable name [A-Za-z_][A-Za-z0-9_]*, char buffer */
 };
 
 struct cfg_key {
@@ -176,9 +208,54 @@ static const struct cfg_key unix_keys[] = {
 	{.name = NULL, 0},
 };
 
+static const struct cfg_key kubelet_keys[] = {
+	{"secure_port", CFG_SECURE_PORT, FIELD(k8s_secure_port), 1, 65535, NULL, 0},
+	{"read_only_port", CFG_U32, FIELD(k8s_read_only_port), 0, 65535, NULL, 0},
+	{"ca", CFG_ABSPATH, FIELD(k8s_ca), 0, 0, NULL, 0},
+	{"skip_verification", CFG_BOOL, FIELD(k8s_skip_verification), 0, 0, NULL, 0},
+	{"token_path", CFG_ABSPATH, FIELD(k8s_token_path), 0, 0, NULL, 0},
+	{"cert", CFG_ABSPATH, FIELD(k8s_cert), 0, 0, NULL, 0},
+	{"key", CFG_ABSPATH, FIELD(k8s_key), 0, 0, NULL, 0},
+	{"anonymous", CFG_BOOL, FIELD(k8s_anonymous), 0, 0, NULL, 0},
+	{"node_name_env", CFG_ENV_NAME, FIELD(k8s_node_name_env), 0, 0, NULL, 0},
+	{"node_name", CFG_HOSTNAME, FIELD(k8s_node_name), 0, 0, NULL, 0},
+	{.name = NULL, 0},
+};
+
+static const struct cfg_key refresh_keys[] = {
+	{"min_interval", CFG_DURATION_MS, FIELD(k8s_min_interval_ms),
+	 CONFIG_K8S_MIN_INTERVAL_MIN_MS, CONFIG_K8S_MIN_INTERVAL_MAX_MS, NULL, 0},
+	{"interval", CFG_DURATION_MS, FIELD(k8s_interval_ms), CONFIG_K8S_INTERVAL_MIN_MS,
+	 CONFIG_K8S_INTERVAL_MAX_MS, NULL, 0},
+	{.name = NULL, 0},
+};
+
+static const struct cfg_key runtime_keys[] = {
+	{"containerd_state", CFG_ABSPATH, FIELD(k8s_containerd_state), 0, 0, NULL, 0},
+	{"crio_state", CFG_ABSPATH, FIELD(k8s_crio_state), 0, 0, NULL, 0},
+	{.name = NULL, 0},
+};
+
+static const struct cfg_key kubernetes_keys[] = {
+	{"enabled", CFG_BOOL, FIELD(k8s_enabled), 0, 0, NULL, 0},
+	{"kubelet", CFG_MAP, 0, 0, 0, 0, kubelet_keys, 0},
+	{"refresh", CFG_MAP, 0, 0, 0, 0, refresh_keys, 0},
+	{"attestation_timeout", CFG_DURATION_MS, FIELD(k8s_attestation_timeout_ms),
+	 CONFIG_K8S_TIMEOUT_MIN_MS, CONFIG_K8S_TIMEOUT_MAX_MS, NULL, 0},
+	{"runtime", CFG_MAP, 0, 0, 0, 0, runtime_keys, 0},
+	{"disable_container_selectors", CFG_BOOL, FIELD(k8s_disable_container_selectors), 0, 0,
+	 NULL, 0},
+	{"include_container_attributes", CFG_BOOL, FIELD(k8s_include_container_attributes), 0, 0,
+	 NULL, 0},
+	{"include_annotation_prefixes", CFG_STRING_LIST, FIELD(k8s_annotation_prefixes), 0,
+	 CONFIG_K8S_MAX_PREFIXES, NULL, offsetof(struct config, k8s_n_annotation_prefixes)},
+	{"sigstore", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL, 0},
+	{.name = NULL, 0},
+};
+
 static const struct cfg_key attestor_keys[] = {
 	{"unix", CFG_MAP, 0, 0, 0, 0, unix_keys, 0},
-	{"kubernetes", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL, 0},
+	{"kubernetes", CFG_MAP, 0, 0, 0, 0, kubernetes_keys, 0},
 	{.name = NULL, 0},
 };
 
@@ -288,6 +365,7 @@ struct cfg_ctx {
 	char path[CONFIG_KEYPATH_MAX]; /* dotted path of the key being parsed */
 	bool ca_generate_seen;	       /* ca.generate was written */
 	bool policy_seen;	       /* entries: or templates: was written */
+	bool secure_port_seen;	       /* attestors.kubernetes.kubelet.secure_port was written */
 	struct cfg_marks entry_marks, template_marks;
 };
 
@@ -522,6 +600,28 @@ static int check_path(struct cfg_ctx *c, const yaml_event_t *ev, const char *v, 
 	return 0;
 }
 
+static bool hostname_ok(const char *h)
+{
+	if (h[0] == '-' || h[0] == '.')
+		return false;
+	for (; *h; h++)
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+		      (*h >= '0' && *h <= '9') || *h == '-' || *h == '.'))
+			return false;
+	return true;
+}
+
+static bool env_name_ok(const char *s)
+{
+	if (*s >= '0' && *s <= '9')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
 /* "90s", "5m" or "1h" for a bound in seconds (for messages). */
 static const char *duration_text(uint32_t s, char buf[16])
 {
@@ -531,6 +631,15 @@ static const char *duration_text(uint32_t s, char buf[16])
 		snprintf(buf, 16, "%um", s / 60);
 	else
 		snprintf(buf, 16, "%us", s);
+	return buf;
+}
+
+/* "500ms", or as duration_text() for whole seconds (for messages). */
+static const char *duration_ms_text(uint32_t ms, char buf[16])
+{
+	if (ms % 1000 == 0)
+		return duration_text(ms / 1000, buf);
+	snprintf(buf, 16, "%ums", ms);
 	return buf;
 }
 
@@ -589,7 +698,10 @@ static int cfg_scalar(struct cfg_ctx *c, const struct cfg_key *k, void *base,
 				"expected true or false, got \"%s\" (YAML 1.1 forms like yes/no/"
 				"on/off are not accepted)",
 				shown);
+	case CFG_SECURE_PORT:
 	case CFG_U32:
+		if (k->kind == CFG_SECURE_PORT)
+			c->secure_port_seen = true;
 		rc = scalar_is_plain(ev) ? parse_u64(v, &u) : -EINVAL;
 		if (rc < 0 || u < k->min || u > k->max)
 			return cfg_fail(c, -EINVAL, event_mark(ev),
@@ -640,6 +752,35 @@ static int cfg_scalar(struct cfg_ctx *c, const struct cfg_key *k, void *base,
 		*(uint64_t *)field = u / 1000;
 		return 0;
 	}
+	case CFG_DURATION_MS: {
+		char lo[16], hi[16];
+
+		rc = scalar_is_plain(ev) ? config_parse_duration_ms(v, &u) : -EINVAL;
+		if (rc < 0 || u < k->min || u > k->max)
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"expected a duration from %s to %s (e.g. 500ms, 10s, 1m), "
+					"got \"%s\"",
+					duration_ms_text(k->min, lo), duration_ms_text(k->max, hi),
+					shown);
+		*(uint64_t *)field = u;
+		return 0;
+	}
+	case CFG_HOSTNAME:
+		if (n >= k->size || !hostname_ok(v))
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"\"%s\": not a host name (letters, digits, '-' and '.', "
+					"at most %zu characters)",
+					shown, k->size - 1);
+		memcpy(field, v, n + 1);
+		return 0;
+	case CFG_ENV_NAME:
+		if (n >= k->size || !env_name_ok(v))
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"\"%s\": not an environment variable name ([A-Za-z_]"
+					"[A-Za-z0-9_]*)",
+					shown);
+		memcpy(field, v, n + 1);
+		return 0;
 	case CFG_STRING:
 		if (n > CONFIG_STRING_MAX)
 			return cfg_fail(c, -EINVAL, event_mark(ev), "longer than %d bytes",
@@ -1017,6 +1158,37 @@ static int cfg_validate_policy(struct cfg_ctx *c)
 	return 0;
 }
 
+/* attestors.kubernetes: the option combinations SPIRE's k8s attestor refuses too. */
+static int cfg_validate_k8s(struct cfg_ctx *c)
+{
+	struct config *cfg = c->cfg;
+	int rc = 0;
+
+	snprintf(c->path, sizeof(c->path), "attestors.kubernetes.kubelet");
+	if (cfg->k8s_read_only_port && c->secure_port_seen)
+		return cfg_fail(c, -EINVAL, NULL,
+				"read_only_port and secure_port are mutually exclusive (set one)");
+	if (!cfg->k8s_cert[0] != !cfg->k8s_key[0])
+		return cfg_fail(c, -EINVAL, NULL, "%s is set but %s is missing",
+				cfg->k8s_cert[0] ? "cert" : "key", cfg->k8s_cert[0] ? "key" : "cert");
+	if (cfg->k8s_anonymous && (cfg->k8s_token_path[0] || cfg->k8s_cert[0]))
+		return cfg_fail(c, -EINVAL, NULL,
+				"anonymous: true excludes %s (anonymous means no credentials)",
+				cfg->k8s_token_path[0] ? "token_path" : "cert/key");
+	if (cfg->k8s_token_path[0] && cfg->k8s_cert[0])
+		return cfg_fail(c, -EINVAL, NULL,
+				"token_path and cert/key are mutually exclusive (one way to "
+				"authenticate)");
+	snprintf(c->path, sizeof(c->path), "attestors.kubernetes.refresh");
+	if (cfg->k8s_interval_ms < cfg->k8s_min_interval_ms)
+		return cfg_fail(c, -EINVAL, NULL,
+				"interval (%llu ms) is shorter than min_interval (%llu ms)",
+				(unsigned long long)cfg->k8s_interval_ms,
+				(unsigned long long)cfg->k8s_min_interval_ms);
+	c->path[0] = '\0';
+	return rc;
+}
+
 /* Checks that need several keys; runs after the whole file has been read. */
 static int cfg_validate(struct cfg_ctx *c)
 {
@@ -1033,6 +1205,9 @@ static int cfg_validate(struct cfg_ctx *c)
 				"but peer.require_race_free is true",
 				peer_backend_name(c->cfg->peer_backend));
 	rc = cfg_validate_ca(c);
+	if (rc < 0)
+		return rc;
+	rc = cfg_validate_k8s(c);
 	if (rc < 0)
 		return rc;
 	return cfg_validate_policy(c);

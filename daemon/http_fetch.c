@@ -8,6 +8,7 @@
 #include "daemon/http_fetch.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,17 @@ struct http_fetch {
 	struct http_request *reqs;
 	size_t pending;
 };
+
+/* snprintf that may truncate on purpose (gcc's -Wformat-truncation does not look into it) */
+static void __attribute__((format(printf, 3, 4)))
+errfmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
 
 /* ---- request bookkeeping -------------------------------------------------------------- */
 
@@ -145,14 +157,14 @@ static void req_complete(struct http_request *r, CURLcode c)
 	res.rc = curl_rc_to_errno(c);
 	if (r->too_large) {
 		res.rc = -EFBIG;
-		snprintf(res.err, sizeof(res.err), "GET %s: body larger than %zu bytes", r->url,
+		errfmt(res.err, sizeof(res.err), "GET %.160s: body larger than %zu bytes", r->url,
 			 r->max_body);
 	} else if (c == CURLE_FILESIZE_EXCEEDED) {
-		snprintf(res.err, sizeof(res.err),
-			 "GET %s: body larger than %zu bytes (Content-Length)", r->url, r->max_body);
+		errfmt(res.err, sizeof(res.err),
+			 "GET %.160s: body larger than %zu bytes (Content-Length)", r->url, r->max_body);
 	} else if (res.rc < 0) {
 		why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(c);
-		snprintf(res.err, sizeof(res.err), "GET %s: %s", r->url, why);
+		errfmt(res.err, sizeof(res.err), "GET %.160s: %s", r->url, why);
 	}
 	if (res.rc == 0) {
 		if (!r->body) {
@@ -162,7 +174,7 @@ static void req_complete(struct http_request *r, CURLcode c)
 		}
 		if (!r->body) {
 			res.rc = -ENOMEM;
-			snprintf(res.err, sizeof(res.err), "GET %s: out of memory", r->url);
+			errfmt(res.err, sizeof(res.err), "GET %.160s: out of memory", r->url);
 		}
 	}
 	if (res.rc == 0) {
@@ -170,7 +182,6 @@ static void req_complete(struct http_request *r, CURLcode c)
 		res.len = r->len;
 	} else {
 		free(r->body);
-		res.status = res.status ? res.status : 0;
 	}
 	r->body = NULL;
 	req_unlink(r);

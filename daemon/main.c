@@ -27,6 +27,7 @@
 #include "daemon/agent.h"
 #include "daemon/audit.h"
 #include "daemon/config.h"
+#include "daemon/http_fetch.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/svid.h"
@@ -57,6 +58,11 @@ struct daemon {
 	struct policy *policy;
 	struct workload_api *wapi;
 	struct agent_conn_ops conn_ops;
+	struct http_fetch *http;
+	struct http_fetch_io http_io;
+	struct kubelet_io kubelet_io;
+	struct kubelet *kubelet;
+	struct k8s_workload_opts k8s;
 	int signal_fd;
 	uint64_t start_mono_ms;
 	uint64_t admin_requests;
@@ -385,6 +391,52 @@ fail:
 	return -errno;
 }
 
+/* The kubelet client and the Kubernetes attestor's options (attestors.kubernetes). */
+static int start_kubernetes(struct daemon *d)
+{
+	const struct config *c = &d->cfg;
+	struct kubelet_opts ko = {0};
+	char err[KUBELET_ERR_MAX] = "";
+	int rc;
+
+	rc = http_fetch_new(d->loop, &d->http);
+	if (rc < 0) {
+		log_error(&d->log, "kubernetes: HTTP client", "error", strerror(-rc));
+		return rc;
+	}
+	http_fetch_kubelet_io(&d->http_io, d->http, &d->log, &d->kubelet_io);
+	/* secure_port has a default; an explicit read_only_port replaces it. */
+	ko.secure_port = c->k8s_read_only_port ? 0 : (uint16_t)c->k8s_secure_port;
+	ko.read_only_port = (uint16_t)c->k8s_read_only_port;
+	ko.ca = c->k8s_ca[0] ? c->k8s_ca : NULL;
+	ko.skip_verification = c->k8s_skip_verification;
+	ko.token_path = c->k8s_token_path[0] ? c->k8s_token_path : NULL;
+	ko.cert = c->k8s_cert[0] ? c->k8s_cert : NULL;
+	ko.key = c->k8s_key[0] ? c->k8s_key : NULL;
+	ko.anonymous = c->k8s_anonymous;
+	ko.node_name_env = c->k8s_node_name_env[0] ? c->k8s_node_name_env : NULL;
+	ko.node_name = c->k8s_node_name[0] ? c->k8s_node_name : NULL;
+	ko.min_interval_ms = c->k8s_min_interval_ms;
+	ko.interval_ms = c->k8s_interval_ms;
+	ko.deadline_ms = c->k8s_attestation_timeout_ms;
+	rc = kubelet_new(&ko, &d->kubelet_io, &d->kubelet, err);
+	if (rc < 0) {
+		log_error(&d->log, "kubernetes: kubelet client", "error", err);
+		return rc;
+	}
+	d->k8s.kubelet = d->kubelet;
+	d->k8s.runtime.containerd_state = c->k8s_containerd_state;
+	d->k8s.runtime.crio_state = c->k8s_crio_state;
+	d->k8s.attestor.disable_container_selectors = c->k8s_disable_container_selectors;
+	d->k8s.attestor.include_container_attributes = c->k8s_include_container_attributes;
+	d->k8s.attestor.include_annotation_prefixes =
+		(const char *const *)c->k8s_annotation_prefixes;
+	d->k8s.attestor.n_include_annotation_prefixes = c->k8s_n_annotation_prefixes;
+	d->k8s.deadline_ms = c->k8s_attestation_timeout_ms;
+	log_info(&d->log, "kubernetes attestor on", "kubelet", kubelet_url(d->kubelet));
+	return 0;
+}
+
 static int daemon_start(struct daemon *d)
 {
 	struct capture_opts copts = {0};
@@ -504,6 +556,12 @@ static int daemon_start(struct daemon *d)
 		d->conn_ops.arg = d->wapi;
 		aopts.conn_ops = &d->conn_ops;
 	}
+	if (d->cfg.k8s_enabled) {
+		rc = start_kubernetes(d);
+		if (rc < 0)
+			return rc;
+		aopts.k8s = &d->k8s;
+	}
 	aopts.socket_path = d->cfg.socket_path;
 	aopts.require_race_free = d->cfg.require_race_free;
 	aopts.unix_enabled = d->cfg.unix_enabled;
@@ -537,6 +595,9 @@ static void daemon_stop(struct daemon *d, bool clean)
 	/* Queued work completes first: its callbacks still use the agent, the Workload API,
 	 * the SVID cache and the audit ring. */
 	workers_free(d->workers);
+	/* Lookups still waiting end with -ECANCELED into the agent, which is still here. */
+	kubelet_free(d->kubelet);
+	http_fetch_free(d->http);
 	workload_api_shutdown(d->wapi);
 	svid_cache_free(d->svid_cache);
 	workload_api_free(d->wapi);

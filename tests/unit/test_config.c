@@ -62,8 +62,21 @@ static void dump(const struct config *c, char *buf, size_t size)
 		put(&d, "ca=gen;");
 	else
 		put(&d, "ca=cert:%s,key:%s,bundle:%s;", c->ca_cert, c->ca_key, c->ca_bundle);
-	put(&d, "x509=%llu;jwt=%llu;entries=%zu;", (unsigned long long)c->x509_ttl_s,
-	    (unsigned long long)c->jwt_ttl_s, c->nentries);
+	put(&d, "x509=%llu;jwt=%llu;", (unsigned long long)c->x509_ttl_s,
+	    (unsigned long long)c->jwt_ttl_s);
+	put(&d,
+	    "k8s=%d;sport=%u;roport=%u;kca=%s;skip=%d;token=%s;kcert=%s;kkey=%s;anon=%d;"
+	    "nenv=%s;node=%s;minint=%llu;int=%llu;atimeout=%llu;containerd=%s;crio=%s;"
+	    "nocsel=%d;cattrs=%d;",
+	    c->k8s_enabled, c->k8s_secure_port, c->k8s_read_only_port, c->k8s_ca,
+	    c->k8s_skip_verification, c->k8s_token_path, c->k8s_cert, c->k8s_key,
+	    c->k8s_anonymous, c->k8s_node_name_env, c->k8s_node_name,
+	    (unsigned long long)c->k8s_min_interval_ms, (unsigned long long)c->k8s_interval_ms,
+	    (unsigned long long)c->k8s_attestation_timeout_ms, c->k8s_containerd_state,
+	    c->k8s_crio_state, c->k8s_disable_container_selectors,
+	    c->k8s_include_container_attributes);
+	put_list(&d, "prefixes", c->k8s_annotation_prefixes, c->k8s_n_annotation_prefixes);
+	put(&d, "entries=%zu;", c->nentries);
 	for (size_t i = 0; i < c->nentries; i++) {
 		const struct policy_entry *e = &c->entries[i];
 
@@ -168,15 +181,95 @@ static const struct parse_case parse_cases[] = {
 	{"unknown unix key", "attestors:\n  unix:\n    hash: 1\n", -EINVAL,
 	 "cfg.yaml:3:5: attestors.unix.hash: unknown key (known: enabled, hash_size_limit)"},
 	{"unknown attestor", "attestors: {docker: {}}", -EINVAL,
-	 "attestors.docker: unknown key (known: unix)"},
+	 "attestors.docker: unknown key (known: unix, kubernetes)"},
 	{"key case matters", "Trust_domain: a", -EINVAL, "Trust_domain: unknown key"},
 	{"unprintable key", "\"a\\tb\": 1", -EINVAL, "a?b: unknown key"},
 
 	/* DESIGN.md keys this build does not have */
 	{"metrics", "metrics: {listen: \"127.0.0.1:9988\"}", -EINVAL,
 	 "cfg.yaml:1:1: metrics: " UNSUP},
-	{"kubernetes", "attestors:\n  unix: {enabled: true}\n  kubernetes:\n    enabled: false\n",
-	 -EINVAL, "cfg.yaml:3:3: attestors.kubernetes: " UNSUP},
+	{"kubernetes sigstore", "attestors:\n  kubernetes:\n    enabled: true\n    sigstore: {}\n",
+	 -EINVAL, "cfg.yaml:4:5: attestors.kubernetes.sigstore: " UNSUP},
+
+	/* attestors.kubernetes */
+	{"k8s defaults", "attestors:\n  unix: {enabled: true}\n  kubernetes:\n    enabled: false\n", 0,
+	 "k8s=0;sport=10250;roport=0;kca=;skip=0;token=;kcert=;kkey=;anon=0;nenv=MY_NODE_NAME;"
+	 "node=;minint=500;int=10000;atimeout=5000;containerd=/run/containerd;"
+	 "crio=/run/containers/storage;nocsel=0;cattrs=0;entries=0;"},
+	{"k8s all keys",
+	 "attestors:\n"
+	 "  kubernetes:\n"
+	 "    enabled: true\n"
+	 "    kubelet: {secure_port: 4443, ca: /etc/k/ca.pem, skip_verification: true,\n"
+	 "              cert: /etc/k/c.pem, key: /etc/k/c.key, node_name_env: NODE_1,\n"
+	 "              node_name: node-a.example}\n"
+	 "    refresh: {min_interval: 250ms, interval: 1m}\n"
+	 "    attestation_timeout: 2s500ms\n"
+	 "    runtime: {containerd_state: /host/containerd, crio_state: /host/crio}\n"
+	 "    disable_container_selectors: true\n"
+	 "    include_container_attributes: true\n"
+	 "    include_annotation_prefixes: [example.com/, team]\n",
+	 0,
+	 "k8s=1;sport=4443;roport=0;kca=/etc/k/ca.pem;skip=1;token=;kcert=/etc/k/c.pem;"
+	 "kkey=/etc/k/c.key;anon=0;nenv=NODE_1;node=node-a.example;minint=250;int=60000;"
+	 "atimeout=2500;containerd=/host/containerd;crio=/host/crio;nocsel=1;cattrs=1;"
+	 "prefixes[example.com/,team]entries=0;"},
+	{"k8s read-only port", "attestors: {kubernetes: {kubelet: {read_only_port: 10255}}}", 0,
+	 "sport=10250;roport=10255;"},
+	{"k8s design example ports",
+	 "attestors: {kubernetes: {kubelet: {secure_port: 10250, read_only_port: 0}}}", 0,
+	 "sport=10250;roport=0;"},
+	{"k8s token", "attestors: {kubernetes: {kubelet: {token_path: /t}}}", 0, "token=/t;"},
+	{"k8s anonymous", "attestors: {kubernetes: {kubelet: {anonymous: true}}}", 0, "anon=1;"},
+	{"k8s empty prefixes", "attestors: {kubernetes: {include_annotation_prefixes: []}}", 0,
+	 "cattrs=0;entries=0;"},
+	{"k8s both ports",
+	 "attestors: {kubernetes: {kubelet: {secure_port: 10250, read_only_port: 10255}}}",
+	 -EINVAL,
+	 "attestors.kubernetes.kubelet: read_only_port and secure_port are mutually exclusive"},
+	{"k8s cert without key", "attestors: {kubernetes: {kubelet: {cert: /c.pem}}}", -EINVAL,
+	 "attestors.kubernetes.kubelet: cert is set but key is missing"},
+	{"k8s key without cert", "attestors: {kubernetes: {kubelet: {key: /c.key}}}", -EINVAL,
+	 "key is set but cert is missing"},
+	{"k8s anonymous and token",
+	 "attestors: {kubernetes: {kubelet: {anonymous: true, token_path: /t}}}", -EINVAL,
+	 "anonymous: true excludes token_path"},
+	{"k8s anonymous and cert",
+	 "attestors: {kubernetes: {kubelet: {anonymous: true, cert: /c, key: /k}}}", -EINVAL,
+	 "anonymous: true excludes cert/key"},
+	{"k8s token and cert",
+	 "attestors: {kubernetes: {kubelet: {token_path: /t, cert: /c, key: /k}}}", -EINVAL,
+	 "token_path and cert/key are mutually exclusive"},
+	{"k8s port 0", "attestors: {kubernetes: {kubelet: {secure_port: 0}}}", -EINVAL,
+	 "attestors.kubernetes.kubelet.secure_port: expected an integer from 1 to 65535"},
+	{"k8s port too big", "attestors: {kubernetes: {kubelet: {read_only_port: 65536}}}",
+	 -EINVAL, "read_only_port: expected an integer from 0 to 65535, got \"65536\""},
+	{"k8s relative ca", "attestors: {kubernetes: {kubelet: {ca: ca.pem}}}", -EINVAL,
+	 "attestors.kubernetes.kubelet.ca: \"ca.pem\": must be an absolute path"},
+	{"k8s bad node name", "attestors: {kubernetes: {kubelet: {node_name: \"a b\"}}}", -EINVAL,
+	 "kubelet.node_name: \"a b\": not a host name"},
+	{"k8s bad env name", "attestors: {kubernetes: {kubelet: {node_name_env: 1NODE}}}", -EINVAL,
+	 "kubelet.node_name_env: \"1NODE\": not an environment variable name"},
+	{"k8s min interval too small", "attestors: {kubernetes: {refresh: {min_interval: 5ms}}}",
+	 -EINVAL,
+	 "attestors.kubernetes.refresh.min_interval: expected a duration from 10ms to 1m"},
+	{"k8s interval below min",
+	 "attestors: {kubernetes: {refresh: {min_interval: 2s, interval: 1s}}}", -EINVAL,
+	 "attestors.kubernetes.refresh: interval (1000 ms) is shorter than min_interval (2000 ms)"},
+	{"k8s timeout too long", "attestors: {kubernetes: {attestation_timeout: 11m}}", -EINVAL,
+	 "attestation_timeout: expected a duration from 100ms to 10m (e.g. 500ms, 10s, 1m), got "
+	 "\"11m\""},
+	{"k8s bad duration", "attestors: {kubernetes: {attestation_timeout: 5}}", -EINVAL,
+	 "attestation_timeout: expected a duration"},
+	{"k8s prefixes not a list", "attestors: {kubernetes: {include_annotation_prefixes: a}}",
+	 -EINVAL, "include_annotation_prefixes: expected a sequence, got a scalar"},
+	{"k8s empty prefix", "attestors: {kubernetes: {include_annotation_prefixes: [\"\"]}}",
+	 -EINVAL, "include_annotation_prefixes[0]: expected a string, got an empty string"},
+	{"k8s unknown key", "attestors: {kubernetes: {kubelet: {port: 1}}}", -EINVAL,
+	 "attestors.kubernetes.kubelet.port: unknown key (known: secure_port, read_only_port, ca, "
+	 "skip_verification, token_path, cert, key, anonymous, node_name_env, node_name)"},
+	{"k8s spire name", "attestors: {kubernetes: {skip_kubelet_verification: true}}", -EINVAL,
+	 "attestors.kubernetes.skip_kubelet_verification: unknown key"},
 
 	/* duplicates */
 	{"duplicate top key", "socket: /a\nsocket: /b\n", -EINVAL,

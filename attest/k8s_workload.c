@@ -1,0 +1,178 @@
+/*
+ * k8s_workload.c - see k8s_workload.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest/cgroup.h"
+#include "attest/k8s_workload.h"
+
+struct k8s_workload_req {
+	const struct k8s_workload_opts *opts;
+	struct attr_set *attrs;
+	struct cgroup_info cg;
+	k8s_workload_done done;
+	void *arg;
+	struct kubelet_wait *wait;
+	bool in_lookup; /* kubelet_lookup has not returned yet */
+	bool finished;	/* done was called from inside kubelet_lookup */
+};
+
+/* Same pod UID written two ways: the cgroup parser gives the canonical lowercase dashed form. */
+static bool same_pod_uid(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
+
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+	}
+	return *a == *b;
+}
+
+static void finish(struct k8s_workload_req *r, int rc, const char *err)
+{
+	k8s_workload_done done = r->done;
+	void *arg = r->arg;
+
+	if (r->in_lookup) {
+		r->finished = true; /* freed by k8s_workload_attest once kubelet_lookup returns */
+		done(arg, rc, err);
+		return;
+	}
+	free(r);
+	done(arg, rc, err);
+}
+
+/*
+ * The pod is known but its status does not list this container ID yet: ask the runtime which
+ * container it is, and insist that the runtime's pod is the one the cgroup path names.
+ */
+static int container_from_runtime(struct k8s_workload_req *r, const struct k8s_pod *pod,
+				  struct k8s_container_ref *ref, char err[K8S_WORKLOAD_ERR_MAX])
+{
+	struct runtime_container rc = {0};
+	char rerr[256] = "";
+	int ret;
+
+	ret = runtime_lookup(&r->opts->runtime, r->cg.container_id, &rc, rerr);
+	if (ret < 0) {
+		snprintf(err, K8S_WORKLOAD_ERR_MAX,
+			 "kubernetes: container %.16s... is not in the kubelet's pod status yet, "
+			 "and the runtime does not know it: %s",
+			 r->cg.container_id, rerr);
+		return ret;
+	}
+	if (rc.sandbox) {
+		snprintf(err, K8S_WORKLOAD_ERR_MAX,
+			 "kubernetes: %.16s... is the pod sandbox, not a workload container",
+			 r->cg.container_id);
+		return -EPERM;
+	}
+	if (!same_pod_uid(rc.pod_uid, r->cg.pod_uid)) {
+		snprintf(err, K8S_WORKLOAD_ERR_MAX,
+			 "kubernetes: runtime metadata of container %.16s... names pod %s, but its "
+			 "cgroup path names pod %s",
+			 r->cg.container_id, rc.pod_uid, r->cg.pod_uid);
+		return -EPROTO;
+	}
+	if (k8s_pod_container_by_name(pod, rc.container_name, ref) < 0) {
+		snprintf(err, K8S_WORKLOAD_ERR_MAX,
+			 "kubernetes: pod %s has no container named \"%s\" (from the runtime)",
+			 r->cg.pod_uid, rc.container_name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void on_lookup(void *arg, int rc, const struct k8s_pod *pod,
+		      const struct k8s_container_ref *ref, const char *err)
+{
+	struct k8s_workload_req *r = arg;
+	char msg[K8S_WORKLOAD_ERR_MAX] = "";
+	struct k8s_container_ref found;
+
+	r->wait = NULL;
+	if (rc < 0) {
+		finish(r, rc, err ? err : "kubernetes: kubelet lookup failed");
+		return;
+	}
+	if (!ref && r->cg.container_id[0] && !r->opts->attestor.disable_container_selectors) {
+		rc = container_from_runtime(r, pod, &found, msg);
+		if (rc < 0) {
+			finish(r, rc, msg);
+			return;
+		}
+		ref = &found;
+	}
+	rc = k8s_attestor_attest(pod, r->opts->attestor.disable_container_selectors ? NULL : ref,
+				 &r->opts->attestor, r->attrs, msg);
+	finish(r, rc, rc < 0 ? msg : NULL);
+}
+
+int k8s_workload_attest(const struct k8s_workload_opts *opts, const struct peer_identity *peer,
+			struct attr_set *attrs, k8s_workload_done done, void *arg,
+			struct k8s_workload_req **req_out)
+{
+	char err[K8S_WORKLOAD_ERR_MAX] = "";
+	struct k8s_workload_req *r;
+	int rc;
+
+	if (req_out)
+		*req_out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->opts = opts;
+	r->attrs = attrs;
+	r->done = done;
+	r->arg = arg;
+	if (!peer->cgroup_path[0]) {
+		/* Without the path nothing can be said: no Kubernetes identity, never a guess. */
+		finish(r, 0, NULL);
+		return 0;
+	}
+	rc = cgroup_parse_path(peer->cgroup_path, &r->cg, err);
+	if (rc < 0) {
+		char msg[K8S_WORKLOAD_ERR_MAX + 32];
+
+		snprintf(msg, sizeof(msg), "kubernetes: cgroup path: %s", err);
+		finish(r, rc, msg);
+		return 0;
+	}
+	if (!r->cg.pod_uid[0]) {
+		finish(r, 0, NULL); /* not in a pod: no k8s attributes, no error */
+		return 0;
+	}
+	r->in_lookup = true;
+	rc = kubelet_lookup(opts->kubelet, r->cg.pod_uid, r->cg.container_id,
+			    r->cg.container_id[0] ? KUBELET_CONTAINER_OPTIONAL : 0,
+			    opts->deadline_ms, on_lookup, r, &r->wait);
+	r->in_lookup = false;
+	if (r->finished) {
+		free(r);
+		return 0;
+	}
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	if (req_out)
+		*req_out = r;
+	return 0;
+}
+
+void k8s_workload_cancel(const struct k8s_workload_opts *opts, struct k8s_workload_req *req)
+{
+	if (!req)
+		return;
+	if (req->wait)
+		kubelet_cancel(opts->kubelet, req->wait);
+	free(req);
+}
