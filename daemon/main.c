@@ -163,6 +163,26 @@ static json_t *status_json(struct daemon *d)
 			 (json_int_t)d->cfg.nentries, "templates", (json_int_t)d->cfg.ntemplates);
 }
 
+/* attestors.kubernetes: null when off. */
+static json_t *kubernetes_json(const struct daemon *d)
+{
+	struct kubelet_stats st;
+
+	if (!d->kubelet)
+		return json_null();
+	kubelet_stats(d->kubelet, &st);
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s?}", "kubelet",
+			 kubelet_url(d->kubelet), "pods", (json_int_t)st.pods, "requests",
+			 (json_int_t)st.requests, "refreshes", (json_int_t)st.refreshes, "failures",
+			 (json_int_t)st.failures, "lookups", (json_int_t)st.lookups, "hits",
+			 (json_int_t)st.hits, "timeouts", (json_int_t)st.timeouts, "waiting",
+			 (json_int_t)st.waiting, "last_refresh_age_ms",
+			 st.last_refresh_age_ms == UINT64_MAX
+				 ? json_null()
+				 : json_integer((json_int_t)st.last_refresh_age_ms),
+			 "last_error", st.last_error[0] ? st.last_error : NULL);
+}
+
 static void route_status(struct admin_request *req, void *arg)
 {
 	struct daemon *d = arg;
@@ -170,6 +190,8 @@ static void route_status(struct admin_request *req, void *arg)
 
 	d->admin_requests++;
 	body = status_json(d);
+	if (body)
+		json_object_set_new(body, "kubernetes", kubernetes_json(d));
 	if (!body) {
 		admin_respond_error(req, 500, "cannot build status: out of memory");
 		return;
