@@ -149,10 +149,10 @@ static enum match match(const struct kubelet_snapshot *s, struct kubelet_wait *w
 		if (r == 0 && w->pod_uid[0] && strcmp(p->uid, w->pod_uid) != 0) {
 			w->rc = -EPROTO;
 			errfmt(w->err, sizeof(w->err),
-				 "kubelet: container %.80s is in pod %.64s (%.40s/%.40s), not in pod "
-				 "%.64s",
-				 w->container_id, p->uid, p->ns ? p->ns : "", p->name ? p->name : "",
-				 w->pod_uid);
+			       "kubelet: container %.80s is in pod %.64s (%.40s/%.40s), not in pod "
+			       "%.64s",
+			       w->container_id, p->uid, p->ns ? p->ns : "", p->name ? p->name : "",
+			       w->pod_uid);
 			return MATCH_ERROR;
 		}
 		if (r == 0) {
@@ -284,20 +284,21 @@ static void timeout_message(const struct kubelet *k, struct kubelet_wait *w, uin
 	if (w->container_id[0] && w->pod_uid[0] && k->snap &&
 	    k8s_pods_by_uid(k->snap->pods, w->pod_uid, &p, e) == 0)
 		errfmt(w->err, sizeof(w->err),
-			 "kubelet: container %.72s not reported in pod %.40s/%.40s (%.40s) after "
-			 "%.1f s (%s)",
-			 w->container_id, p->ns ? p->ns : "", p->name ? p->name : "", p->uid, secs,
-			 state);
+		       "kubelet: container %.72s not reported in pod %.40s/%.40s (%.40s) after "
+		       "%.1f s (%s)",
+		       w->container_id, p->ns ? p->ns : "", p->name ? p->name : "", p->uid, secs,
+		       state);
 	else if (w->container_id[0] && w->pod_uid[0])
 		errfmt(w->err, sizeof(w->err),
-			 "kubelet: pod %.40s (container %.72s) not found after %.1f s (%s)",
-			 w->pod_uid, w->container_id, secs, state);
+		       "kubelet: pod %.40s (container %.72s) not found after %.1f s (%s)",
+		       w->pod_uid, w->container_id, secs, state);
 	else if (w->container_id[0])
-		errfmt(w->err, sizeof(w->err), "kubelet: container %.72s not found after %.1f s (%s)",
-			 w->container_id, secs, state);
+		errfmt(w->err, sizeof(w->err),
+		       "kubelet: container %.72s not found after %.1f s (%s)", w->container_id,
+		       secs, state);
 	else
 		errfmt(w->err, sizeof(w->err), "kubelet: pod %.64s not found after %.1f s (%s)",
-			 w->pod_uid, secs, state);
+		       w->pod_uid, secs, state);
 }
 
 /* ---- timer and refresh scheduling ------------------------------------------------------ */
@@ -422,12 +423,11 @@ static int load_token(struct kubelet *k, char err[KUBELET_ERR_MAX])
 	if (stat(k->token_path, &st) < 0) {
 		rc = -errno;
 		errfmt(err, KUBELET_ERR_MAX, "kubelet: token_path %s: %s", k->token_path,
-			 strerror(-rc));
+		       strerror(-rc));
 		return rc;
 	}
 	if (k->auth && st.st_dev == k->token_st.st_dev && st.st_ino == k->token_st.st_ino &&
-	    st.st_size == k->token_st.st_size &&
-	    st.st_mtim.tv_sec == k->token_st.st_mtim.tv_sec &&
+	    st.st_size == k->token_st.st_size && st.st_mtim.tv_sec == k->token_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == k->token_st.st_mtim.tv_nsec &&
 	    st.st_ctim.tv_sec == k->token_st.st_ctim.tv_sec &&
 	    st.st_ctim.tv_nsec == k->token_st.st_ctim.tv_nsec)
@@ -436,13 +436,13 @@ static int load_token(struct kubelet *k, char err[KUBELET_ERR_MAX])
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		rc = -errno;
 		errfmt(err, KUBELET_ERR_MAX, "kubelet: token_path %s: %s", k->token_path,
-			 strerror(-rc));
+		       strerror(-rc));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
 		errfmt(err, KUBELET_ERR_MAX, "kubelet: token_path %s: not a regular file",
-			 k->token_path);
+		       k->token_path);
 		goto out;
 	}
 	buf = malloc(KUBELET_MAX_TOKEN + 1);
@@ -458,7 +458,7 @@ static int load_token(struct kubelet *k, char err[KUBELET_ERR_MAX])
 		if (n < 0) {
 			rc = -errno;
 			errfmt(err, KUBELET_ERR_MAX, "kubelet: token_path %s: %s", k->token_path,
-				 strerror(-rc));
+			       strerror(-rc));
 			goto out;
 		}
 		if (n == 0)
@@ -468,7 +468,7 @@ static int load_token(struct kubelet *k, char err[KUBELET_ERR_MAX])
 	if (len > KUBELET_MAX_TOKEN) {
 		rc = -EFBIG;
 		errfmt(err, KUBELET_ERR_MAX, "kubelet: token_path %s: larger than %d bytes",
-			 k->token_path, KUBELET_MAX_TOKEN);
+		       k->token_path, KUBELET_MAX_TOKEN);
 		goto out;
 	}
 	buf[len] = '\0';
@@ -480,18 +480,17 @@ static int load_token(struct kubelet *k, char err[KUBELET_ERR_MAX])
 	}
 	for (b = buf; *b == ' ' || *b == '\t' || *b == '\n' || *b == '\r'; b++)
 		;
-	for (e = buf + len; e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
-				      e[-1] == '\r');
-	     e--)
+	for (e = buf + len;
+	     e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'); e--)
 		;
 	*e = '\0';
 	for (const char *c = b; c < e; c++) {
 		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f) {
 			rc = -EINVAL;
 			errfmt(err, KUBELET_ERR_MAX,
-				 "kubelet: token_path %s: the token contains a space or control "
-				 "character at byte %zu",
-				 k->token_path, (size_t)(c - buf));
+			       "kubelet: token_path %s: the token contains a space or control "
+			       "character at byte %zu",
+			       k->token_path, (size_t)(c - buf));
 			goto out;
 		}
 	}
@@ -559,9 +558,9 @@ static void on_fetched(void *arg, int rc, long status, const char *body, size_t 
 	if (status != 200) {
 		show_body(body, len, shown, sizeof(shown));
 		errfmt(err, sizeof(err), "kubelet: GET %s: HTTP %ld: %s%s", k->url, status, shown,
-			 status == 401   ? " (credentials rejected: check token_path or cert/key)"
-			 : status == 403 ? " (not allowed: needs get on nodes/proxy)"
-					 : "");
+		       status == 401   ? " (credentials rejected: check token_path or cert/key)"
+		       : status == 403 ? " (not allowed: needs get on nodes/proxy)"
+				       : "");
 		request_failed(k, status == 401 || status == 403 ? -EACCES : -EIO, err);
 		goto out;
 	}
@@ -588,7 +587,7 @@ static void on_fetched(void *arg, int rc, long status, const char *body, size_t 
 	k->failing = false;
 	if (first || was_failing) {
 		errfmt(err, sizeof(err), "kubelet: %s pod list from %s (%zu pods)",
-			 first ? "first" : "recovered, got the", k->url, k8s_pods_count(pods));
+		       first ? "first" : "recovered, got the", k->url, k8s_pods_count(pods));
 		note(k, false, err);
 	}
 	k->refresh_wanted = false;
@@ -635,7 +634,7 @@ static void start_refresh(struct kubelet *k)
 	if (rc < 0) {
 		k->fetch = NULL;
 		errfmt(err, sizeof(err), "kubelet: GET %s: cannot start the request: %s", k->url,
-			 strerror(-rc));
+		       strerror(-rc));
 		request_failed(k, rc, err);
 		return;
 	}
@@ -679,31 +678,31 @@ static int check_opts(const struct kubelet_opts *o, char err[KUBELET_ERR_MAX])
 {
 	if (o->secure_port && o->read_only_port) {
 		errfmt(err, KUBELET_ERR_MAX,
-			 "kubelet: read_only_port and secure_port are mutually exclusive");
+		       "kubelet: read_only_port and secure_port are mutually exclusive");
 		return -EINVAL;
 	}
 	if (set(o->cert) != set(o->key)) {
 		errfmt(err, KUBELET_ERR_MAX, "kubelet: %s is set but %s is missing",
-			 set(o->cert) ? "cert" : "key", set(o->cert) ? "key" : "cert");
+		       set(o->cert) ? "cert" : "key", set(o->cert) ? "key" : "cert");
 		return -EINVAL;
 	}
 	if (o->anonymous && (set(o->token_path) || set(o->cert))) {
 		errfmt(err, KUBELET_ERR_MAX, "kubelet: anonymous excludes %s",
-			 set(o->token_path) ? "token_path" : "cert/key");
+		       set(o->token_path) ? "token_path" : "cert/key");
 		return -EINVAL;
 	}
 	if (set(o->token_path) && set(o->cert)) {
 		errfmt(err, KUBELET_ERR_MAX,
-			 "kubelet: token_path and cert/key are mutually exclusive");
+		       "kubelet: token_path and cert/key are mutually exclusive");
 		return -EINVAL;
 	}
 	if ((o->min_interval_ms && o->min_interval_ms < KUBELET_MIN_INTERVAL_FLOOR_MS) ||
 	    (o->deadline_ms > KUBELET_MAX_DEADLINE_MS) ||
 	    (o->request_timeout_ms > KUBELET_MAX_DEADLINE_MS) || o->max_body > K8S_PODS_MAX_BYTES) {
 		errfmt(err, KUBELET_ERR_MAX,
-			 "kubelet: min_interval below %d ms, a deadline or timeout above %u ms, or "
-			 "max_body above %u bytes",
-			 KUBELET_MIN_INTERVAL_FLOOR_MS, KUBELET_MAX_DEADLINE_MS, K8S_PODS_MAX_BYTES);
+		       "kubelet: min_interval below %d ms, a deadline or timeout above %u ms, or "
+		       "max_body above %u bytes",
+		       KUBELET_MIN_INTERVAL_FLOOR_MS, KUBELET_MAX_DEADLINE_MS, K8S_PODS_MAX_BYTES);
 		return -EINVAL;
 	}
 	return 0;
@@ -719,15 +718,15 @@ static int build_url(struct kubelet *k, const struct kubelet_opts *o, char err[K
 
 	if (o->read_only_port) {
 		errfmt(k->url, sizeof(k->url), "http://127.0.0.1:%u/pods",
-			 (unsigned)o->read_only_port);
+		       (unsigned)o->read_only_port);
 		return 0;
 	}
 	port = o->secure_port ? o->secure_port : KUBELET_DEFAULT_SECURE_PORT;
 	if (set(node)) {
 		if (!host_ok(node)) {
 			errfmt(err, KUBELET_ERR_MAX,
-				 "kubelet: node name \"%.64s\" (%s) is not a host name",
-				 node, set(o->node_name) ? "node_name" : env);
+			       "kubelet: node name \"%.64s\" (%s) is not a host name", node,
+			       set(o->node_name) ? "node_name" : env);
 			return -EINVAL;
 		}
 		errfmt(k->url, sizeof(k->url), "https://%s:%u/pods", node, (unsigned)port);
@@ -737,14 +736,14 @@ static int build_url(struct kubelet *k, const struct kubelet_opts *o, char err[K
 		errfmt(hostbuf, sizeof(hostbuf), "%s", o->hostname);
 	} else if (gethostname(hostbuf, sizeof(hostbuf) - 1) < 0) {
 		errfmt(err, KUBELET_ERR_MAX, "kubelet: gethostname: %s; set node_name",
-			 strerror(errno));
+		       strerror(errno));
 		return -EINVAL;
 	}
 	hostbuf[sizeof(hostbuf) - 1] = '\0';
 	if (!host_ok(hostbuf)) {
 		errfmt(err, KUBELET_ERR_MAX,
-			 "kubelet: host name \"%.64s\" cannot name the kubelet; set node_name",
-			 hostbuf);
+		       "kubelet: host name \"%.64s\" cannot name the kubelet; set node_name",
+		       hostbuf);
 		return -EINVAL;
 	}
 	errfmt(k->url, sizeof(k->url), "https://%s:%u/pods", hostbuf, (unsigned)port);
@@ -855,8 +854,8 @@ static int copy_id(const char *s, char *out, bool *present)
 	return 0;
 }
 
-int kubelet_lookup(struct kubelet *k, const char *pod_uid, const char *container_id,
-		   unsigned flags, uint64_t deadline_ms, kubelet_lookup_cb cb, void *arg,
+int kubelet_lookup(struct kubelet *k, const char *pod_uid, const char *container_id, unsigned flags,
+		   uint64_t deadline_ms, kubelet_lookup_cb cb, void *arg,
 		   struct kubelet_wait **wait)
 {
 	struct kubelet_wait *w;

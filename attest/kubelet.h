@@ -72,13 +72,13 @@ struct kubelet_io {
 
 /* Zero / NULL / "" fields take the default named. Same meaning as SPIRE's k8s attestor. */
 struct kubelet_opts {
-	uint16_t secure_port;	 /* HTTPS port; default KUBELET_DEFAULT_SECURE_PORT */
-	uint16_t read_only_port; /* plain HTTP to 127.0.0.1:<port>; excludes secure_port */
-	const char *ca;		 /* default KUBELET_DEFAULT_CA */
-	bool skip_verification;	 /* do not verify the kubelet's certificate */
-	const char *token_path;	 /* default KUBELET_DEFAULT_TOKEN unless cert or anonymous */
-	const char *cert, *key;	 /* client certificate auth (both or neither) */
-	bool anonymous;		 /* no credentials; excludes token_path, cert, key */
+	uint16_t secure_port;	   /* HTTPS port; default KUBELET_DEFAULT_SECURE_PORT */
+	uint16_t read_only_port;   /* plain HTTP to 127.0.0.1:<port>; excludes secure_port */
+	const char *ca;		   /* default KUBELET_DEFAULT_CA */
+	bool skip_verification;	   /* do not verify the kubelet's certificate */
+	const char *token_path;	   /* default KUBELET_DEFAULT_TOKEN unless cert or anonymous */
+	const char *cert, *key;	   /* client certificate auth (both or neither) */
+	bool anonymous;		   /* no credentials; excludes token_path, cert, key */
 	const char *node_name_env; /* default KUBELET_DEFAULT_NODE_NAME_ENV */
 	const char *node_name;	   /* wins over the environment variable */
 	/* Without a node name: the name the certificate must match (default gethostname()). */
@@ -154,8 +154,8 @@ typedef void (*kubelet_lookup_cb)(void *arg, int rc, const struct k8s_pod *pod,
  * Returns 0 (cb will run exactly once, or has run), or -EINVAL (no UID and no ID, too long, bad
  * flags), -EAGAIN (KUBELET_MAX_WAITERS waiting), -ENOMEM; then cb never runs.
  */
-int kubelet_lookup(struct kubelet *k, const char *pod_uid, const char *container_id,
-		   unsigned flags, uint64_t deadline_ms, kubelet_lookup_cb cb, void *arg,
+int kubelet_lookup(struct kubelet *k, const char *pod_uid, const char *container_id, unsigned flags,
+		   uint64_t deadline_ms, kubelet_lookup_cb cb, void *arg,
 		   struct kubelet_wait **wait);
 
 /* Cancels a waiting lookup; its callback never runs. */

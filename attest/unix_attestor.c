@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "attest/unix_attestor.h"
 
@@ -75,6 +76,91 @@ out:
 	return ret;
 }
 
+struct unix_names_slot {
+	uint64_t expires_ms;
+	uint32_t id;
+	bool used;
+	bool is_group;
+	char name[UNIX_NAMES_CACHE_NAME_MAX]; /* "" = no entry */
+};
+
+struct unix_names_cache {
+	uint64_t ttl_ms;
+	struct unix_names_cache_stats stats;
+	struct unix_names_slot slots[UNIX_NAMES_CACHE_SLOTS];
+};
+
+int unix_names_cache_new(uint64_t ttl_ms, struct unix_names_cache **out)
+{
+	struct unix_names_cache *c;
+
+	if (ttl_ms == 0 || ttl_ms > UNIX_NAMES_CACHE_TTL_MAX_MS)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->ttl_ms = ttl_ms;
+	*out = c;
+	return 0;
+}
+
+void unix_names_cache_free(struct unix_names_cache *c)
+{
+	free(c);
+}
+
+void unix_names_cache_get_stats(const struct unix_names_cache *c,
+				struct unix_names_cache_stats *out)
+{
+	*out = c->stats;
+}
+
+static struct unix_names_slot *unix_names_slot(struct unix_names_cache *c, bool is_group,
+					       uint32_t id)
+{
+	/* Fibonacci hashing of (id, kind): consecutive ids and uid/gid pairs spread out. */
+	uint64_t h = (((uint64_t)id << 1) | is_group) * 0x9e3779b97f4a7c15ull;
+
+	return &c->slots[(h >> 32) % UNIX_NAMES_CACHE_SLOTS];
+}
+
+int unix_names_cache_lookup(struct unix_names_cache *c, bool is_group, uint32_t id,
+			    uint64_t now_ms, char *name, size_t name_len)
+{
+	struct unix_names_slot *slot = c ? unix_names_slot(c, is_group, id) : NULL;
+	int ret;
+
+	if (slot && slot->used && slot->id == id && slot->is_group == is_group &&
+	    now_ms < slot->expires_ms) {
+		c->stats.hits++;
+		if ((size_t)snprintf(name, name_len, "%s", slot->name) >= name_len) {
+			name[0] = '\0';
+			return -ENAMETOOLONG;
+		}
+		return 0;
+	}
+	ret = unix_lookup_name(is_group, id, name, name_len);
+	if (!c)
+		return ret;
+	c->stats.misses++;
+	if (ret < 0 || strlen(name) >= sizeof(slot->name))
+		return ret;
+	slot->used = true;
+	slot->id = id;
+	slot->is_group = is_group;
+	slot->expires_ms = now_ms + c->ttl_ms;
+	memcpy(slot->name, name, strlen(name) + 1);
+	return 0;
+}
+
+static uint64_t unix_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static bool unix_has_suffix(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
@@ -82,13 +168,13 @@ static bool unix_has_suffix(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static int unix_add_name(struct attr_set *attrs, const char *attr, bool is_group, unsigned int id,
-			 char err[UNIX_ERR_LEN])
+static int unix_add_name(struct unix_names_cache *names, uint64_t now_ms, struct attr_set *attrs,
+			 const char *attr, bool is_group, unsigned int id, char err[UNIX_ERR_LEN])
 {
 	char name[ATTR_VALUE_MAX];
 	int ret;
 
-	ret = unix_lookup_name(is_group, id, name, sizeof(name));
+	ret = unix_names_cache_lookup(names, is_group, id, now_ms, name, sizeof(name));
 	if (ret < 0) {
 		snprintf(err, UNIX_ERR_LEN, "unix attestor: %s of %s %u: lookup failed: %s", attr,
 			 is_group ? "gid" : "uid", id, strerror(-ret));
@@ -115,20 +201,27 @@ static int unix_addu(struct attr_set *attrs, const char *attr, unsigned long lon
 
 int unix_attestor_attest(const struct peer_identity *peer, struct attr_set *attrs, char err[256])
 {
+	return unix_attestor_attest_cached(NULL, peer, attrs, err);
+}
+
+int unix_attestor_attest_cached(struct unix_names_cache *names, const struct peer_identity *peer,
+				struct attr_set *attrs, char err[256])
+{
 	uint32_t ngroups = peer->ngroups < ATTESTD_MAX_GROUPS ? peer->ngroups : ATTESTD_MAX_GROUPS;
+	uint64_t now_ms = names ? unix_now_ms() : 0;
 	int ret;
 
 	err[0] = '\0';
 	ret = unix_addu(attrs, "unix.uid", peer->euid, err);
 	if (ret < 0)
 		goto out;
-	ret = unix_add_name(attrs, "unix.user", false, peer->euid, err);
+	ret = unix_add_name(names, now_ms, attrs, "unix.user", false, peer->euid, err);
 	if (ret < 0)
 		goto out;
 	ret = unix_addu(attrs, "unix.gid", peer->egid, err);
 	if (ret < 0)
 		goto out;
-	ret = unix_add_name(attrs, "unix.group", true, peer->egid, err);
+	ret = unix_add_name(names, now_ms, attrs, "unix.group", true, peer->egid, err);
 	if (ret < 0)
 		goto out;
 	for (uint32_t i = 0; i < ngroups; i++) {
@@ -137,7 +230,8 @@ int unix_attestor_attest(const struct peer_identity *peer, struct attr_set *attr
 			goto out;
 	}
 	for (uint32_t i = 0; i < ngroups; i++) {
-		ret = unix_add_name(attrs, "unix.supplementary_group", true, peer->groups[i], err);
+		ret = unix_add_name(names, now_ms, attrs, "unix.supplementary_group", true,
+				    peer->groups[i], err);
 		if (ret < 0)
 			goto out;
 	}

@@ -66,6 +66,7 @@ struct agent {
 	struct workers *workers;
 	struct audit *audit;
 	struct exe_hash_cache *hash_cache;
+	struct unix_names_cache *names; /* uid/gid -> name, for the unix attestor */
 	struct hash_job *hash_jobs;
 	uint64_t inflight;
 	struct agent_counters counters;
@@ -106,7 +107,7 @@ static void attestation_finish(struct attestation *at)
 	entry.result = at->result;
 	entry.error = at->result ? at->error : NULL;
 	entry.duration_us = now_us() - at->start_us;
-	id = audit_append(agent->audit, &entry, &rec);
+	id = audit_append(agent->audit, &entry, at->done ? &rec : NULL);
 	if (at->result == 0)
 		agent->counters.attested++;
 	else
@@ -278,7 +279,7 @@ static void attestation_run(struct attestation *at)
 		return;
 	}
 	if (agent->unix_enabled) {
-		rc = unix_attestor_attest(&at->peer, at->attrs, at->error);
+		rc = unix_attestor_attest_cached(agent->names, &at->peer, at->attrs, at->error);
 		if (rc < 0) {
 			at->result = rc;
 			attestation_finish(at);
@@ -488,6 +489,11 @@ int agent_new(const struct agent_opts *opts, struct loop *loop, struct log *lg, 
 		snprintf(err, AGENT_ERR_MAX, "hash cache: %s", strerror(-rc));
 		goto fail;
 	}
+	rc = unix_names_cache_new(UNIX_NAMES_CACHE_TTL_DEFAULT_MS, &agent->names);
+	if (rc < 0) {
+		snprintf(err, AGENT_ERR_MAX, "names cache: %s", strerror(-rc));
+		goto fail;
+	}
 	rc = prepare_socket_path(agent->socket_path, err);
 	if (rc < 0) {
 		if (!err[0])
@@ -534,6 +540,7 @@ void agent_free(struct agent *agent)
 	}
 	/* Jobs still queued were completed by workers_free() before this. */
 	exe_hash_cache_free(agent->hash_cache);
+	unix_names_cache_free(agent->names);
 	free(agent);
 }
 

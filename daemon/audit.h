@@ -1,8 +1,8 @@
 /*
- * audit.h - the audit ring: the last N attestation records as JSON objects, newest first.
- * Every attestation (Workload API connection or /v1/attest) is appended; the admin API and
- * attestctl read it. Loop thread only. Records are shared (refcounted): callers must not modify
- * the objects they get back.
+ * audit.h - the audit ring: the last N attestation records, newest first, read as JSON objects.
+ * Every attestation (Workload API connection, RPC or /v1/attest) is appended; the admin API and
+ * attestctl read it. Loop thread only. Records are stored compactly (one flat allocation each)
+ * and rendered to JSON when read, so appending costs no JSON tree.
  */
 #ifndef DAEMON_AUDIT_H
 #define DAEMON_AUDIT_H
@@ -39,13 +39,15 @@ struct audit_entry {
 };
 
 /*
- * Builds a record (see audit_record_json) with the next id (1, 2, ...) and the current
- * CLOCK_REALTIME time, and appends it, dropping the oldest when full. Returns the new id (> 0) or
- * -ENOMEM. *rec_out (if not NULL) receives the record, borrowed (valid until it is dropped).
+ * Copies a record (see audit_record_json) with the next id (1, 2, ...) and the current
+ * CLOCK_REALTIME time into the ring, dropping the oldest when full. Returns the new id (> 0) or
+ * -ENOMEM. If rec_out is not NULL, *rec_out receives the record as JSON, borrowed: valid until
+ * the next audit_append() or audit_free() (json_incref() it to keep it). Pass NULL when the JSON
+ * is not needed: rendering it is most of the cost.
  */
 int64_t audit_append(struct audit *a, const struct audit_entry *e, json_t **rec_out);
-/* New reference: a JSON array of the newest min(limit, stored) records, newest first.
- * limit 0 means all stored. NULL on allocation failure. */
+/* New reference: a JSON array of the newest min(limit, stored) records, newest first, rendered
+ * now (each call builds new objects). limit 0 means all stored. NULL on allocation failure. */
 json_t *audit_list(const struct audit *a, uint32_t limit);
 /* Records ever appended (the newest id). */
 uint64_t audit_count(const struct audit *a);
@@ -66,7 +68,8 @@ uint32_t audit_size(const struct audit *a);
  * comm "", a namespace inode 0, exe_dev/exe_ino when !exe_known. 64-bit numbers are JSON
  * integers (jansson's long long); a value above INT64_MAX (not seen for real cgroup ids or
  * inodes) is emitted as null rather than wrapped. exe_dev is the user-space dev_t (st_dev).
- * "selectors" is [] and "attributes" {} when not given.
+ * "selectors" is [] and "attributes" {} when not given. Strings that are not valid UTF-8 (paths,
+ * comm, attribute values come from outside) have each offending byte replaced by U+FFFD.
  */
 json_t *audit_record_json(uint64_t id, const struct timespec *t, const struct audit_entry *e);
 

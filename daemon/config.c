@@ -102,8 +102,7 @@ static void defaults_base(struct config *out)
 	out->k8s_attestation_timeout_ms = KUBELET_DEFAULT_DEADLINE_MS;
 	snprintf(out->k8s_containerd_state, sizeof(out->k8s_containerd_state), "%s",
 		 "/run/containerd");
-	snprintf(out->k8s_crio_state, sizeof(out->k8s_crio_state), "%s",
-		 "/run/containers/storage");
+	snprintf(out->k8s_crio_state, sizeof(out->k8s_crio_state), "%s", "/run/containers/storage");
 }
 
 void config_free(struct config *c)
@@ -1170,7 +1169,8 @@ static int cfg_validate_k8s(struct cfg_ctx *c)
 				"read_only_port and secure_port are mutually exclusive (set one)");
 	if (!cfg->k8s_cert[0] != !cfg->k8s_key[0])
 		return cfg_fail(c, -EINVAL, NULL, "%s is set but %s is missing",
-				cfg->k8s_cert[0] ? "cert" : "key", cfg->k8s_cert[0] ? "key" : "cert");
+				cfg->k8s_cert[0] ? "cert" : "key",
+				cfg->k8s_cert[0] ? "key" : "cert");
 	if (cfg->k8s_anonymous && (cfg->k8s_token_path[0] || cfg->k8s_cert[0]))
 		return cfg_fail(c, -EINVAL, NULL,
 				"anonymous: true excludes %s (anonymous means no credentials)",

@@ -34,11 +34,11 @@
 #define CONFIG_JWT_TTL_MIN_S 30u
 #define CONFIG_JWT_TTL_MAX_S (24u * 3600u)
 /* attestors.kubernetes durations, in ms */
-#define CONFIG_K8S_MIN_INTERVAL_MIN_MS 10u	     /* refresh.min_interval: 10ms .. 1m */
+#define CONFIG_K8S_MIN_INTERVAL_MIN_MS 10u /* refresh.min_interval: 10ms .. 1m */
 #define CONFIG_K8S_MIN_INTERVAL_MAX_MS 60000u
-#define CONFIG_K8S_INTERVAL_MIN_MS     100u	     /* refresh.interval: 100ms .. 1h */
+#define CONFIG_K8S_INTERVAL_MIN_MS     100u /* refresh.interval: 100ms .. 1h */
 #define CONFIG_K8S_INTERVAL_MAX_MS     3600000u
-#define CONFIG_K8S_TIMEOUT_MIN_MS      100u	     /* attestation_timeout: 100ms .. 10m */
+#define CONFIG_K8S_TIMEOUT_MIN_MS      100u /* attestation_timeout: 100ms .. 10m */
 #define CONFIG_K8S_TIMEOUT_MAX_MS      KUBELET_MAX_DEADLINE_MS
 #define CONFIG_K8S_MAX_PREFIXES	       K8S_ATTESTOR_MAX_PREFIXES /* include_annotation_prefixes */
 
@@ -67,23 +67,23 @@ struct config {
 	 * that is "" was not set: the kubelet module applies its default (ca and token_path: the
 	 * service account's files; token_path only without cert and anonymous).
 	 */
-	bool k8s_enabled;			  /* enabled: false */
-	uint32_t k8s_secure_port;		  /* kubelet.secure_port: 10250 */
-	uint32_t k8s_read_only_port;		  /* kubelet.read_only_port: 0 = off */
-	char k8s_ca[CONFIG_PATH_MAX];		  /* kubelet.ca */
-	bool k8s_skip_verification;		  /* kubelet.skip_verification: false */
-	char k8s_token_path[CONFIG_PATH_MAX];	  /* kubelet.token_path */
-	char k8s_cert[CONFIG_PATH_MAX];		  /* kubelet.cert (with key) */
-	char k8s_key[CONFIG_PATH_MAX];		  /* kubelet.key (with cert) */
-	bool k8s_anonymous;			  /* kubelet.anonymous: false */
-	char k8s_node_name_env[CONFIG_NAME_MAX];  /* kubelet.node_name_env: MY_NODE_NAME */
-	char k8s_node_name[KUBELET_MAX_HOST + 1]; /* kubelet.node_name: "" */
-	uint64_t k8s_min_interval_ms;		  /* refresh.min_interval: 500ms */
-	uint64_t k8s_interval_ms;		  /* refresh.interval: 10s */
-	uint64_t k8s_attestation_timeout_ms;	  /* attestation_timeout: 5s */
+	bool k8s_enabled;			    /* enabled: false */
+	uint32_t k8s_secure_port;		    /* kubelet.secure_port: 10250 */
+	uint32_t k8s_read_only_port;		    /* kubelet.read_only_port: 0 = off */
+	char k8s_ca[CONFIG_PATH_MAX];		    /* kubelet.ca */
+	bool k8s_skip_verification;		    /* kubelet.skip_verification: false */
+	char k8s_token_path[CONFIG_PATH_MAX];	    /* kubelet.token_path */
+	char k8s_cert[CONFIG_PATH_MAX];		    /* kubelet.cert (with key) */
+	char k8s_key[CONFIG_PATH_MAX];		    /* kubelet.key (with cert) */
+	bool k8s_anonymous;			    /* kubelet.anonymous: false */
+	char k8s_node_name_env[CONFIG_NAME_MAX];    /* kubelet.node_name_env: MY_NODE_NAME */
+	char k8s_node_name[KUBELET_MAX_HOST + 1];   /* kubelet.node_name: "" */
+	uint64_t k8s_min_interval_ms;		    /* refresh.min_interval: 500ms */
+	uint64_t k8s_interval_ms;		    /* refresh.interval: 10s */
+	uint64_t k8s_attestation_timeout_ms;	    /* attestation_timeout: 5s */
 	char k8s_containerd_state[CONFIG_PATH_MAX]; /* runtime.containerd_state: /run/containerd */
-	char k8s_crio_state[CONFIG_PATH_MAX]; /* runtime.crio_state: /run/containers/storage */
-	bool k8s_disable_container_selectors; /* disable_container_selectors: false */
+	char k8s_crio_state[CONFIG_PATH_MAX];  /* runtime.crio_state: /run/containers/storage */
+	bool k8s_disable_container_selectors;  /* disable_container_selectors: false */
 	bool k8s_include_container_attributes; /* include_container_attributes: false */
 	char **k8s_annotation_prefixes; /* include_annotation_prefixes: [] (owned, config_free) */
 	size_t k8s_n_annotation_prefixes;

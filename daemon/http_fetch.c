@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #define HTTP_FETCH_CONNECT_TO_MAX (KUBELET_MAX_HOST + 32)
+#define HTTP_FETCH_CA_CACHE_S	  60 /* seconds libcurl may keep a parsed CA file */
 
 struct http_request {
 	struct http_fetch *hf;
@@ -158,10 +159,11 @@ static void req_complete(struct http_request *r, CURLcode c)
 	if (r->too_large) {
 		res.rc = -EFBIG;
 		errfmt(res.err, sizeof(res.err), "GET %.160s: body larger than %zu bytes", r->url,
-			 r->max_body);
+		       r->max_body);
 	} else if (c == CURLE_FILESIZE_EXCEEDED) {
 		errfmt(res.err, sizeof(res.err),
-			 "GET %.160s: body larger than %zu bytes (Content-Length)", r->url, r->max_body);
+		       "GET %.160s: body larger than %zu bytes (Content-Length)", r->url,
+		       r->max_body);
 	} else if (res.rc < 0) {
 		why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(c);
 		errfmt(res.err, sizeof(res.err), "GET %.160s: %s", r->url, why);
@@ -272,7 +274,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 		return 0;
 	/* never call curl_multi_socket_action from here: a 0 ms timer runs it next iteration */
 	return loop_add_timer(hf->loop, (uint64_t)timeout_ms, on_timer, hf, &hf->timer_id) < 0 ? -1
-												: 0;
+											       : 0;
 }
 
 /* ---- public ---------------------------------------------------------------------------- */
@@ -401,9 +403,9 @@ static int setup_easy(struct http_request *r, const struct http_fetch_opts *o)
 		if (!r->connect_to)
 			return -ENOMEM;
 	}
-#define SET(opt, val)                                  \
-	do {                                           \
-		if (c == CURLE_OK)                     \
+#define SET(opt, val)                                      \
+	do {                                               \
+		if (c == CURLE_OK)                         \
 			c = curl_easy_setopt(e, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, r->url);
@@ -423,6 +425,9 @@ static int setup_easy(struct http_request *r, const struct http_fetch_opts *o)
 		SET(CURLOPT_CONNECT_TO, r->connect_to);
 	if (o->ca_file)
 		SET(CURLOPT_CAINFO, o->ca_file);
+#if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87: re-read a rotated CA file within a minute */
+	SET(CURLOPT_CA_CACHE_TIMEOUT, (long)HTTP_FETCH_CA_CACHE_S);
+#endif
 	if (o->skip_verify) {
 		SET(CURLOPT_SSL_VERIFYPEER, 0L);
 		SET(CURLOPT_SSL_VERIFYHOST, 0L);
@@ -570,8 +575,7 @@ static void io_timer_fired(struct loop *loop, void *arg)
 	fn(farg);
 }
 
-static int io_timer_add(void *ctx, uint64_t delay_ms, kubelet_timer_fn fn, void *arg,
-			void **handle)
+static int io_timer_add(void *ctx, uint64_t delay_ms, kubelet_timer_fn fn, void *arg, void **handle)
 {
 	struct http_fetch_io *io = ctx;
 	struct io_timer *t = calloc(1, sizeof(*t));

@@ -21,7 +21,7 @@
 #define HTTP_FETCH_MAX_HEADERS	   16		/* extra request headers */
 #define HTTP_FETCH_MAX_HEADER	   16384	/* bytes of one extra header line */
 #define HTTP_FETCH_DEFAULT_TIMEOUT 10000	/* ms, when timeout_ms is 0 */
-#define HTTP_FETCH_DEFAULT_MAX	   (16u << 20) /* body bytes, when max_body is 0 */
+#define HTTP_FETCH_DEFAULT_MAX	   (16u << 20)	/* body bytes, when max_body is 0 */
 #define HTTP_FETCH_MAX_BODY	   (256u << 20) /* the largest max_body accepted */
 #define HTTP_FETCH_ERR_MAX	   256
 

@@ -23,14 +23,14 @@
 
 #include <curl/curl.h>
 
-#define FK_FN static __attribute__((unused))
+#define FK_FN	    static __attribute__((unused))
 #define FK_PYTHON   "/usr/bin/python3"
 #define FK_MAX_ARGS 32
 #define FK_PATH_MAX 512
 
 /* snprintf that may truncate (gcc's -Wformat-truncation does not look into it) */
-FK_FN void __attribute__((format(printf, 3, 4))) fk_fmt(char *buf, size_t size, const char *fmt,
-							    ...)
+FK_FN void __attribute__((format(printf, 3, 4)))
+fk_fmt(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -55,8 +55,8 @@ FK_FN const char *fk_script(char path[FK_PATH_MAX])
 	if (src && src[0])
 		fk_fmt(path, FK_PATH_MAX, "%s/tests/tools/fake_kubelet.py", src);
 	else if (slash)
-		fk_fmt(path, FK_PATH_MAX, "%.*s/../tools/fake_kubelet.py",
-			 (int)(slash - __FILE__), __FILE__);
+		fk_fmt(path, FK_PATH_MAX, "%.*s/../tools/fake_kubelet.py", (int)(slash - __FILE__),
+		       __FILE__);
 	else
 		fk_fmt(path, FK_PATH_MAX, "../tools/fake_kubelet.py");
 	return path;
@@ -90,13 +90,13 @@ FK_FN const char *fk_unavailable(bool need_openssl)
 	return NULL;
 }
 
-#define FK_SKIP_UNLESS(need_openssl)                                          \
-	do {                                                                  \
-		const char *why_ = fk_unavailable(need_openssl);              \
-		if (why_) {                                                   \
-			print_message("SKIP: %s: %s\n", __func__, why_);      \
-			skip();                                               \
-		}                                                             \
+#define FK_SKIP_UNLESS(need_openssl)                                     \
+	do {                                                             \
+		const char *why_ = fk_unavailable(need_openssl);         \
+		if (why_) {                                              \
+			print_message("SKIP: %s: %s\n", __func__, why_); \
+			skip();                                          \
+		}                                                        \
 	} while (0)
 
 FK_FN int fk_run(char *const argv[])
@@ -149,9 +149,9 @@ FK_FN int fk_pki(const char *dir, const char *node_name)
 	if (slash)
 		tools[slash - tools] = '\0';
 	fk_fmt(code, sizeof(code),
-		 "import sys; sys.path.insert(0, '%s'); import fake_kubelet; "
-		 "fake_kubelet.make_test_pki('%s', '%s')",
-		 tools, dir, node_name);
+	       "import sys; sys.path.insert(0, '%s'); import fake_kubelet; "
+	       "fake_kubelet.make_test_pki('%s', '%s')",
+	       tools, dir, node_name);
 	return fk_run((char *const[]){FK_PYTHON, "-c", code, NULL});
 }
 
@@ -259,8 +259,8 @@ FK_FN size_t fk_write(char *p, size_t size, size_t nmemb, void *userp)
 }
 
 /* Blocking control request (GET /_count, POST /_faults, ...). Returns the HTTP status or -1. */
-FK_FN long fk_control(const struct fk *fk, const char *method, const char *path,
-		       const char *body, struct fk_buf *out)
+FK_FN long fk_control(const struct fk *fk, const char *method, const char *path, const char *body,
+		      struct fk_buf *out)
 {
 	char url[256];
 	struct fk_buf scratch;
@@ -273,8 +273,7 @@ FK_FN long fk_control(const struct fk *fk, const char *method, const char *path,
 		out = &scratch;
 	out->len = 0;
 	out->data[0] = '\0';
-	fk_fmt(url, sizeof(url), "%s://127.0.0.1:%d%s", fk->tls ? "https" : "http", fk->port,
-		 path);
+	fk_fmt(url, sizeof(url), "%s://127.0.0.1:%d%s", fk->tls ? "https" : "http", fk->port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -286,8 +285,13 @@ FK_FN long fk_control(const struct fk *fk, const char *method, const char *path,
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	}
-	if (curl_easy_perform(c) == CURLE_OK)
+	CURLcode cc = curl_easy_perform(c);
+
+	if (cc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	else
+		fprintf(stderr, "fake kubelet control %s %s: %s\n", method, path,
+			curl_easy_strerror(cc));
 	curl_easy_cleanup(c);
 	return status;
 }
@@ -298,7 +302,11 @@ FK_FN long fk_count(const struct fk *fk)
 	struct fk_buf b;
 	const char *p;
 
-	if (fk_control(fk, "GET", "/_count", NULL, &b) != 200)
+	long status = -1;
+
+	for (int i = 0; i < 3 && status != 200; i++) /* a transient failure is not the test's */
+		status = fk_control(fk, "GET", "/_count", NULL, &b);
+	if (status != 200)
 		return -1;
 	p = strstr(b.data, "\"pods\":");
 	return p ? strtol(p + 7, NULL, 10) : -1;

@@ -67,7 +67,7 @@ static void test_wraparound_and_limit(void **state)
 		}
 		json_decref(l);
 	}
-	/* a list outlives later appends (records are refcounted) */
+	/* a list outlives later appends */
 	l = audit_list(a, 1);
 	for (int i = 0; i < 5; i++)
 		append_socket(a, "x");
@@ -186,6 +186,105 @@ static void test_record_json_exact(void **state)
 	free(p);
 }
 
+/* An RPC record with ids and policy errors, through the ring: the same JSON as
+ * audit_record_json (apart from the time), and the borrowed rec_out. */
+static void test_rpc_record_roundtrip(void **state)
+{
+	static const char want[] =
+		"{\"id\":1,\"socket\":\"/run/a.sock\",\"peer\":null,\"selectors\":[\"unix:uid:7\"],"
+		"\"attributes\":{\"unix.uid\":[\"7\"],\"kubernetes.pod.label[a/b]\":[\"x\",\"\"]},"
+		"\"result\":\"error\",\"error\":\"templates[1]: missing\",\"duration_us\":9,"
+		"\"rpc\":\"/SpiffeWorkloadAPI/FetchX509SVID\",\"spiffe_ids\":[\"spiffe://td/a\","
+		"\"spiffe://td/b\"],\"policy_errors\":[\"templates[1]: missing\"]}";
+	static const char *const ids[] = {"spiffe://td/a", "spiffe://td/b"};
+	static const char *const perrs[] = {"templates[1]: missing"};
+	char *sel_items[] = {"unix:uid:7"};
+	struct selectors sel = {1, sel_items};
+	struct timespec t = {.tv_sec = 1, .tv_nsec = 0};
+	struct attr_set *attrs;
+	json_t *rec = NULL, *direct, *l;
+	struct audit *a;
+	char *s1, *s2;
+
+	assert_int_equal(attr_set_new(&attrs), 0);
+	assert_int_equal(attr_set_add(attrs, "unix.uid", "7"), 0);
+	assert_int_equal(attr_set_add(attrs, "kubernetes.pod.label[a/b]", "x"), 0);
+	assert_int_equal(attr_set_add(attrs, "kubernetes.pod.label[a/b]", ""), 0);
+	struct audit_entry e = {.socket = "/run/a.sock",
+				.attrs = attrs,
+				.selectors = &sel,
+				.result = -EINVAL,
+				.error = "templates[1]: missing",
+				.duration_us = 9,
+				.rpc = "/SpiffeWorkloadAPI/FetchX509SVID",
+				.spiffe_ids = ids,
+				.nspiffe_ids = 2,
+				.policy_errors = perrs,
+				.npolicy_errors = 1};
+
+	assert_int_equal(audit_new(2, &a), 0);
+	assert_int_equal(audit_append(a, &e, &rec), 1);
+	assert_non_null(rec);
+	l = audit_list(a, 0);
+	assert_true(json_equal(json_array_get(l, 0), rec));
+	direct = audit_record_json(1, &t, &e);
+	assert_non_null(direct);
+	json_object_del(direct, "time");
+	s1 = json_dumps(direct, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_string_equal(s1, want);
+	json_object_del(json_array_get(l, 0), "time");
+	s2 = json_dumps(json_array_get(l, 0), JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_string_equal(s2, want);
+	free(s1);
+	free(s2);
+	json_decref(direct);
+	json_decref(l);
+	/* without rec_out, nothing is rendered; the record is still stored */
+	assert_int_equal(audit_append(a, &e, NULL), 2);
+	assert_int_equal(audit_size(a), 2);
+	audit_free(a);
+	attr_set_free(attrs);
+}
+
+/* Paths, comm and attributes come from outside and may not be UTF-8: the record is kept and
+ * each bad byte becomes U+FFFD (the JSON must stay valid). */
+static void test_invalid_utf8(void **state)
+{
+	struct peer_identity *p = calloc(1, sizeof(*p));
+	struct timespec t = {0};
+	struct attr_set *attrs;
+	json_t *rec, *peer;
+	char *dump;
+
+	assert_non_null(p);
+	strcpy(p->exe_path, "/tmp/\xff\xc3\xa9x\xed\xa0\x80"); /* bad, é, x, a surrogate */
+	memcpy(p->comm, "c\x80", 3);
+	assert_int_equal(attr_set_new(&attrs), 0);
+	assert_int_equal(attr_set_add(attrs, "unix.path", "/tmp/\xfe"), 0);
+	assert_int_equal(attr_set_add(attrs, "k.label[\xc0]", "v"), 0);
+	struct audit_entry e = {.socket = "s", .peer = p, .attrs = attrs};
+	rec = audit_record_json(1, &t, &e);
+	assert_non_null(rec);
+	peer = json_object_get(rec, "peer");
+	assert_string_equal(json_string_value(json_object_get(peer, "exe")),
+			    "/tmp/\xef\xbf\xbd\xc3\xa9x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	assert_string_equal(json_string_value(json_object_get(peer, "comm")), "c\xef\xbf\xbd");
+	assert_string_equal(
+		json_string_value(json_array_get(
+			json_object_get(json_object_get(rec, "attributes"), "unix.path"), 0)),
+		"/tmp/\xef\xbf\xbd");
+	assert_non_null(json_object_get(json_object_get(rec, "attributes"), "k.label[\xef\xbf\xbd]"));
+	dump = json_dumps(rec, JSON_COMPACT);
+	assert_non_null(dump);
+	json_t *back = json_loads(dump, 0, NULL);
+	assert_non_null(back);
+	json_decref(back);
+	free(dump);
+	json_decref(rec);
+	attr_set_free(attrs);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +292,8 @@ int main(void)
 		cmocka_unit_test(test_wraparound_and_limit),
 		cmocka_unit_test(test_error_record),
 		cmocka_unit_test(test_record_json_exact),
+		cmocka_unit_test(test_rpc_record_roundtrip),
+		cmocka_unit_test(test_invalid_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,9 +69,9 @@ static void dump(const struct config *c, char *buf, size_t size)
 	    "nenv=%s;node=%s;minint=%llu;int=%llu;atimeout=%llu;containerd=%s;crio=%s;"
 	    "nocsel=%d;cattrs=%d;",
 	    c->k8s_enabled, c->k8s_secure_port, c->k8s_read_only_port, c->k8s_ca,
-	    c->k8s_skip_verification, c->k8s_token_path, c->k8s_cert, c->k8s_key,
-	    c->k8s_anonymous, c->k8s_node_name_env, c->k8s_node_name,
-	    (unsigned long long)c->k8s_min_interval_ms, (unsigned long long)c->k8s_interval_ms,
+	    c->k8s_skip_verification, c->k8s_token_path, c->k8s_cert, c->k8s_key, c->k8s_anonymous,
+	    c->k8s_node_name_env, c->k8s_node_name, (unsigned long long)c->k8s_min_interval_ms,
+	    (unsigned long long)c->k8s_interval_ms,
 	    (unsigned long long)c->k8s_attestation_timeout_ms, c->k8s_containerd_state,
 	    c->k8s_crio_state, c->k8s_disable_container_selectors,
 	    c->k8s_include_container_attributes);
@@ -192,7 +192,8 @@ static const struct parse_case parse_cases[] = {
 	 -EINVAL, "cfg.yaml:4:5: attestors.kubernetes.sigstore: " UNSUP},
 
 	/* attestors.kubernetes */
-	{"k8s defaults", "attestors:\n  unix: {enabled: true}\n  kubernetes:\n    enabled: false\n", 0,
+	{"k8s defaults", "attestors:\n  unix: {enabled: true}\n  kubernetes:\n    enabled: false\n",
+	 0,
 	 "k8s=0;sport=10250;roport=0;kca=;skip=0;token=;kcert=;kkey=;anon=0;nenv=MY_NODE_NAME;"
 	 "node=;minint=500;int=10000;atimeout=5000;containerd=/run/containerd;"
 	 "crio=/run/containers/storage;nocsel=0;cattrs=0;entries=0;"},
@@ -224,8 +225,7 @@ static const struct parse_case parse_cases[] = {
 	{"k8s empty prefixes", "attestors: {kubernetes: {include_annotation_prefixes: []}}", 0,
 	 "cattrs=0;entries=0;"},
 	{"k8s both ports",
-	 "attestors: {kubernetes: {kubelet: {secure_port: 10250, read_only_port: 10255}}}",
-	 -EINVAL,
+	 "attestors: {kubernetes: {kubelet: {secure_port: 10250, read_only_port: 10255}}}", -EINVAL,
 	 "attestors.kubernetes.kubelet: read_only_port and secure_port are mutually exclusive"},
 	{"k8s cert without key", "attestors: {kubernetes: {kubelet: {cert: /c.pem}}}", -EINVAL,
 	 "attestors.kubernetes.kubelet: cert is set but key is missing"},
@@ -242,8 +242,8 @@ static const struct parse_case parse_cases[] = {
 	 "token_path and cert/key are mutually exclusive"},
 	{"k8s port 0", "attestors: {kubernetes: {kubelet: {secure_port: 0}}}", -EINVAL,
 	 "attestors.kubernetes.kubelet.secure_port: expected an integer from 1 to 65535"},
-	{"k8s port too big", "attestors: {kubernetes: {kubelet: {read_only_port: 65536}}}",
-	 -EINVAL, "read_only_port: expected an integer from 0 to 65535, got \"65536\""},
+	{"k8s port too big", "attestors: {kubernetes: {kubelet: {read_only_port: 65536}}}", -EINVAL,
+	 "read_only_port: expected an integer from 0 to 65535, got \"65536\""},
 	{"k8s relative ca", "attestors: {kubernetes: {kubelet: {ca: ca.pem}}}", -EINVAL,
 	 "attestors.kubernetes.kubelet.ca: \"ca.pem\": must be an absolute path"},
 	{"k8s bad node name", "attestors: {kubernetes: {kubelet: {node_name: \"a b\"}}}", -EINVAL,
@@ -251,8 +251,7 @@ static const struct parse_case parse_cases[] = {
 	{"k8s bad env name", "attestors: {kubernetes: {kubelet: {node_name_env: 1NODE}}}", -EINVAL,
 	 "kubelet.node_name_env: \"1NODE\": not an environment variable name"},
 	{"k8s min interval too small", "attestors: {kubernetes: {refresh: {min_interval: 5ms}}}",
-	 -EINVAL,
-	 "attestors.kubernetes.refresh.min_interval: expected a duration from 10ms to 1m"},
+	 -EINVAL, "attestors.kubernetes.refresh.min_interval: expected a duration from 10ms to 1m"},
 	{"k8s interval below min",
 	 "attestors: {kubernetes: {refresh: {min_interval: 2s, interval: 1s}}}", -EINVAL,
 	 "attestors.kubernetes.refresh: interval (1000 ms) is shorter than min_interval (2000 ms)"},

@@ -105,7 +105,7 @@ static void env_up(struct env *e, bool tls, const char *const *extra)
 	assert_int_equal(loop_new(&e->loop), 0);
 	assert_int_equal(http_fetch_new(e->loop, &e->hf), 0);
 	fk_fmt(e->url, sizeof(e->url), "%s://127.0.0.1:%d/pods", tls ? "https" : "http",
-		 e->fk.port);
+	       e->fk.port);
 }
 
 static void env_down(struct env *e)
@@ -278,7 +278,9 @@ static void test_refused_and_invalid(void **state)
 
 static void test_many_at_once(void **state)
 {
-	enum { N = 24 };
+	enum {
+		N = 24
+	};
 	struct env e;
 	struct got g[N];
 	struct http_fetch_opts o = {0};
@@ -375,7 +377,8 @@ static void test_client_cert_and_bearer(void **state)
 	struct env e;
 	struct got g;
 	char ca[FK_PATH_MAX], cert[FK_PATH_MAX], key[FK_PATH_MAX], rogue[FK_PATH_MAX],
-		rogue_key[FK_PATH_MAX], client_ca[FK_PATH_MAX], token[FK_PATH_MAX], dir[FK_PATH_MAX];
+		rogue_key[FK_PATH_MAX], client_ca[FK_PATH_MAX], token[FK_PATH_MAX],
+		dir[FK_PATH_MAX];
 	const char *good[] = {"Authorization: Bearer s3cret"};
 	const char *bad[] = {"Authorization: Bearer nope"};
 	struct http_fetch_opts o = {0};

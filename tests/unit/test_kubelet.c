@@ -31,17 +31,17 @@
 #define CID_X "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0"
 
 /* A running pod with one container "app"; cid "" = no containerID yet (postStart hook). */
-#define POD(uid, name, cid)                                                                   \
-	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"prod\",\"uid\":\"" uid "\"},"   \
+#define POD(uid, name, cid)                                                                 \
+	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"prod\",\"uid\":\"" uid "\"}," \
 	"\"spec\":{\"serviceAccountName\":\"web\",\"nodeName\":\"n1\","                     \
-	"\"containers\":[{\"name\":\"app\",\"image\":\"reg/app:1\"}]},"                       \
+	"\"containers\":[{\"name\":\"app\",\"image\":\"reg/app:1\"}]},"                     \
 	"\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"app\","       \
 	"\"image\":\"reg/app:1\",\"imageID\":\"reg/app@sha256:00\"" cid "}]}}"
 #define CID(id)	  ",\"containerID\":\"containerd://" id "\""
 #define LIST(...) "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"items\":[" __VA_ARGS__ "]}"
 
-#define LIST_AB	 LIST(POD(UID_A, "web-1", CID(CID_A)) "," POD(UID_B, "web-2", CID(CID_B)))
-#define LIST_ABC                                                                             \
+#define LIST_AB LIST(POD(UID_A, "web-1", CID(CID_A)) "," POD(UID_B, "web-2", CID(CID_B)))
+#define LIST_ABC                                                                          \
 	LIST(POD(UID_A, "web-1", CID(CID_A)) "," POD(UID_B, "web-2", CID(CID_B)) "," POD( \
 		UID_C, "web-3", CID(CID_C)))
 
@@ -378,7 +378,9 @@ static void test_read_only_port(void **state)
 
 static void test_concurrent_misses_one_request(void **state)
 {
-	enum { N = 50 };
+	enum {
+		N = 50
+	};
 	struct env e;
 	struct res r, many[N];
 	struct kubelet_stats st;
@@ -428,7 +430,8 @@ static void test_concurrent_misses_one_request(void **state)
 	assert_false(run_for(e.loop, 10000));
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(many[i].rc, -ETIMEDOUT);
-		assert_non_null(strstr(many[i].err, "kubelet: pod " UID_X " not found after 1.0 s"));
+		assert_non_null(
+			strstr(many[i].err, "kubelet: pod " UID_X " not found after 1.0 s"));
 		assert_non_null(strstr(many[i].err, "last refresh: "));
 		assert_non_null(strstr(many[i].err, "ms ago, 3 pods"));
 	}
@@ -484,7 +487,8 @@ static void test_deadline(void **state)
 	lookup(&e, UID_X, NULL, 0, 0, &r);
 	assert_int_equal(r.rc, -ETIMEDOUT);
 	assert_true(r.at_ms - t0 >= 400 && r.at_ms - t0 < 1500);
-	assert_non_null(strstr(r.err, "kubelet: pod " UID_X " not found after 0.4 s (last refresh: "));
+	assert_non_null(
+		strstr(r.err, "kubelet: pod " UID_X " not found after 0.4 s (last refresh: "));
 
 	/* the container is not reported (yet) in a known pod */
 	lookup(&e, UID_A, CID_X, 0, 300, &r);
@@ -619,8 +623,7 @@ static void test_container_optional(void **state)
 
 	FK_SKIP_UNLESS(true);
 	/* pod A's container has no containerID yet (a postStart hook is running) */
-	env_up(&e, LIST(POD(UID_A, "web-1", "") "," POD(UID_B, "web-2", CID(CID_B))), false,
-	       NULL);
+	env_up(&e, LIST(POD(UID_A, "web-1", "") "," POD(UID_B, "web-2", CID(CID_B))), false, NULL);
 	env_kubelet(&e);
 	lookup(&e, UID_B, NULL, 0, 0, &r); /* warm the cache */
 	assert_int_equal(r.rc, 0);
@@ -646,8 +649,8 @@ static void test_duplicate_container_id(void **state)
 	struct res r;
 
 	FK_SKIP_UNLESS(true);
-	env_up(&e, LIST(POD(UID_A, "web-1", CID(CID_A)) "," POD(UID_B, "web-2", CID(CID_A))),
-	       false, NULL);
+	env_up(&e, LIST(POD(UID_A, "web-1", CID(CID_A)) "," POD(UID_B, "web-2", CID(CID_A))), false,
+	       NULL);
 	env_kubelet(&e);
 	lookup(&e, UID_A, CID_A, 0, 0, &r);
 	assert_int_equal(r.rc, -ENOTUNIQ);

@@ -152,6 +152,111 @@ static void test_selectors_from_attestor(void **state)
 	attr_set_free(s);
 }
 
+static unsigned int unknown_id(void)
+{
+	for (unsigned int id = 3999000000u; id < 3999000100u; id++)
+		if (!getpwuid(id) && !getgrgid(id))
+			return id;
+	return 0;
+}
+
+static void test_names_cache_bounds(void **state)
+{
+	struct unix_names_cache *c;
+
+	assert_int_equal(unix_names_cache_new(0, &c), -EINVAL);
+	assert_int_equal(unix_names_cache_new(UNIX_NAMES_CACHE_TTL_MAX_MS + 1, &c), -EINVAL);
+	assert_int_equal(unix_names_cache_new(UNIX_NAMES_CACHE_TTL_MAX_MS, &c), 0);
+	unix_names_cache_free(c);
+	unix_names_cache_free(NULL);
+}
+
+/* One row per lookup, in order, against one cache with a 1000 ms TTL. */
+static void test_names_cache_ttl(void **state)
+{
+	unsigned int unknown = unknown_id();
+	const struct {
+		const char *what;
+		bool is_group;
+		uint32_t id;
+		uint64_t now_ms;
+		size_t name_len;
+		int want_ret;
+		const char *want_name;
+		uint64_t want_hits, want_misses; /* totals after the row */
+	} rows[] = {
+		{"uid 0 first", false, 0, 5000, 64, 0, "root", 0, 1},
+		{"uid 0 again", false, 0, 5001, 64, 0, "root", 1, 1},
+		{"uid 0 just before ttl", false, 0, 5999, 64, 0, "root", 2, 1},
+		{"gid 0 is another key", true, 0, 5999, 64, 0, "root", 2, 2},
+		{"uid 0 at ttl", false, 0, 6000, 64, 0, "root", 2, 3},
+		{"uid 0 refreshed", false, 0, 6500, 64, 0, "root", 3, 3},
+		{"cached name too long", false, 0, 6500, 4, -ENAMETOOLONG, "", 4, 3},
+		{"unknown uid", false, unknown, 6500, 64, 0, "", 4, 4},
+		{"unknown uid negative hit", false, unknown, 6600, 64, 0, "", 5, 4},
+		{"unknown gid", true, unknown, 6600, 64, 0, "", 5, 5},
+		{"unknown uid expired", false, unknown, 7500, 64, 0, "", 5, 6},
+	};
+	struct unix_names_cache_stats st;
+	struct unix_names_cache *c;
+	char name[64];
+
+	if (!unknown)
+		skip();
+	assert_int_equal(unix_names_cache_new(1000, &c), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("%s\n", rows[i].what);
+		memset(name, 'x', sizeof(name));
+		assert_int_equal(unix_names_cache_lookup(c, rows[i].is_group, rows[i].id,
+							 rows[i].now_ms, name, rows[i].name_len),
+				 rows[i].want_ret);
+		assert_string_equal(name, rows[i].want_name);
+		unix_names_cache_get_stats(c, &st);
+		assert_int_equal(st.hits, rows[i].want_hits);
+		assert_int_equal(st.misses, rows[i].want_misses);
+	}
+	/* Slots are shared: many ids evict each other but answers stay right. */
+	for (uint32_t id = 0; id < 3 * UNIX_NAMES_CACHE_SLOTS; id++) {
+		char want[64];
+
+		assert_int_equal(unix_names_cache_lookup(NULL, false, id, 0, want, sizeof(want)), 0);
+		assert_int_equal(unix_names_cache_lookup(c, false, id, 7600, name, sizeof(name)), 0);
+		assert_string_equal(name, want);
+		assert_int_equal(unix_names_cache_lookup(c, false, id, 7600, name, sizeof(name)), 0);
+		assert_string_equal(name, want);
+	}
+	assert_int_equal(unix_names_cache_lookup(c, false, 0, 7600, name, sizeof(name)), 0);
+	assert_string_equal(name, "root");
+	unix_names_cache_free(c);
+}
+
+/* The cached attestor gives the same attributes and asks NSS only once per id. */
+static void test_attest_cached(void **state)
+{
+	struct unix_names_cache_stats st;
+	struct unix_names_cache *c;
+	struct peer_identity p;
+	struct attr_set *s;
+	char err[256] = "";
+
+	base_peer(&p);
+	p.ngroups = 1;
+	p.groups[0] = 0;
+	assert_int_equal(unix_names_cache_new(UNIX_NAMES_CACHE_TTL_DEFAULT_MS, &c), 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(attr_set_new(&s), 0);
+		assert_int_equal(unix_attestor_attest_cached(c, &p, s, err), 0);
+		assert_string_equal(one(s, "unix.user"), "root");
+		assert_string_equal(one(s, "unix.group"), "root");
+		assert_string_equal(one(s, "unix.supplementary_group"), "root");
+		attr_set_free(s);
+	}
+	unix_names_cache_get_stats(c, &st);
+	assert_int_equal(st.misses, 2); /* uid 0, gid 0 */
+	assert_int_equal(st.hits, 7);
+	unix_names_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +264,9 @@ int main(void)
 		cmocka_unit_test(test_unknown_ids),
 		cmocka_unit_test(test_path_rules),
 		cmocka_unit_test(test_selectors_from_attestor),
+		cmocka_unit_test(test_names_cache_bounds),
+		cmocka_unit_test(test_names_cache_ttl),
+		cmocka_unit_test(test_attest_cached),
 	};
 
 	return cmocka_run_group_tests_name("unix_attestor", tests, NULL, NULL);
