@@ -124,8 +124,8 @@ static struct unix_names_slot *unix_names_slot(struct unix_names_cache *c, bool 
 	return &c->slots[(h >> 32) % UNIX_NAMES_CACHE_SLOTS];
 }
 
-int unix_names_cache_lookup(struct unix_names_cache *c, bool is_group, uint32_t id,
-			    uint64_t now_ms, char *name, size_t name_len)
+int unix_names_cache_lookup(struct unix_names_cache *c, bool is_group, uint32_t id, uint64_t now_ms,
+			    char *name, size_t name_len)
 {
 	struct unix_names_slot *slot = c ? unix_names_slot(c, is_group, id) : NULL;
 	int ret;

@@ -17,9 +17,9 @@
 
 #define UNIX_ATTESTOR_DELETED_SUFFIX " (deleted)"
 
-#define UNIX_NAMES_CACHE_SLOTS	  1024 /* direct-mapped by (uid|gid, id) */
-#define UNIX_NAMES_CACHE_NAME_MAX 256  /* longer names are valid but looked up every time */
-#define UNIX_NAMES_CACHE_TTL_MAX_MS (24ull * 3600 * 1000)
+#define UNIX_NAMES_CACHE_SLOTS		1024 /* direct-mapped by (uid|gid, id) */
+#define UNIX_NAMES_CACHE_NAME_MAX	256  /* longer names are valid but looked up every time */
+#define UNIX_NAMES_CACHE_TTL_MAX_MS	(24ull * 3600 * 1000)
 #define UNIX_NAMES_CACHE_TTL_DEFAULT_MS 30000
 
 struct unix_attestor_opts {
@@ -50,8 +50,8 @@ void unix_names_cache_get_stats(const struct unix_names_cache *c,
  * a CLOCK_MONOTONIC time in ms; an entry older than the TTL is looked up again. c may be NULL
  * (no caching).
  */
-int unix_names_cache_lookup(struct unix_names_cache *c, bool is_group, uint32_t id,
-			    uint64_t now_ms, char *name, size_t name_len);
+int unix_names_cache_lookup(struct unix_names_cache *c, bool is_group, uint32_t id, uint64_t now_ms,
+			    char *name, size_t name_len);
 
 /*
  * Adds the unix.* attributes of *peer to attrs. uid/gid are the effective ids (as SPIRE uses);

@@ -56,6 +56,15 @@
 #define GRPC_CLIENT_MAX_QUEUED	   (64u << 20) /* received, not yet taken, per client call */
 #define GRPC_TIMEOUT_MAX_DIGITS	   8	       /* per the gRPC-over-HTTP/2 spec */
 #define GRPC_DESTROY_SENDS	   16	       /* best-effort mem_send rounds when closing */
+/*
+ * Incoming RST_STREAM token bucket per connection (nghttp2's rapid-reset guard, CVE-2023-44487;
+ * its default is 1000 then 33/s). A SPIFFE client that fetches once and cancels (FetchX509SVID
+ * never ends on its own) resets every call, so the default cut such clients off after 1000 calls
+ * at more than 33/s. On a local socket, a reset call costs us no more than a completed one, so
+ * allow resets at the rate one connection can make calls; beyond that, GOAWAY as before.
+ */
+#define GRPC_RST_BURST 10000
+#define GRPC_RST_RATE  10000 /* per second */
 
 /* ---------------------------------------------------------------------------------------- */
 /* shared helpers                                                                            */
@@ -909,6 +918,7 @@ int grpc_conn_new(struct loop *loop, int fd, const struct grpc_server_ops *ops, 
 		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
 	};
 	nghttp2_session_callbacks *cbs = NULL;
+	nghttp2_option *opt = NULL;
 	struct grpc_conn *conn;
 	int r;
 
@@ -931,7 +941,12 @@ int grpc_conn_new(struct loop *loop, int fd, const struct grpc_server_ops *ops, 
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, srv_on_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, srv_on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, srv_on_stream_close);
-	if (nghttp2_session_server_new(&conn->session, cbs, conn) != 0) {
+	if (nghttp2_option_new(&opt) != 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	nghttp2_option_set_stream_reset_rate_limit(opt, GRPC_RST_BURST, GRPC_RST_RATE);
+	if (nghttp2_session_server_new2(&conn->session, cbs, conn, opt) != 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -952,10 +967,12 @@ int grpc_conn_new(struct loop *loop, int fd, const struct grpc_server_ops *ops, 
 		goto fail;
 	}
 	nghttp2_session_callbacks_del(cbs);
+	nghttp2_option_del(opt);
 	*out = conn;
 	return 0;
 fail:
 	nghttp2_session_callbacks_del(cbs);
+	nghttp2_option_del(opt);
 	if (conn)
 		nghttp2_session_del(conn->session);
 	free(conn);

@@ -48,7 +48,8 @@ struct svid_ca {
 	size_t chain_tail_len;
 	uint8_t *bundle; /* DER trust anchors */
 	size_t bundle_len;
-	EVP_PKEY *jwt_key; /* P-256 */
+	EVP_PKEY *jwt_key;     /* P-256 */
+	EVP_PKEY *leaf_params; /* P-256 domain parameters: the template of every leaf key */
 	char kid[SVID_KID_LEN + 1];
 	char jwk_x[64], jwk_y[64]; /* base64url coordinates */
 	const char *generated;	   /* NULL, or why a new CA was generated */
@@ -380,6 +381,111 @@ out:
 	BN_free(bn);
 	OPENSSL_cleanse(b, sizeof(b));
 	return ret;
+}
+
+/*
+ * OpenSSL 3.0's X509_set_pubkey() and EVP_PKEY2PKCS8() run the provider encoder and decoder
+ * machinery (algorithm lookups under global locks: most of an issuance's CPU, and no scaling
+ * across workers). A leaf key is always P-256, so its SubjectPublicKeyInfo and PKCS#8 have a fixed
+ * shape, written here directly from the key's raw parameters.
+ */
+#define SVID_P256_POINT_LEN (1 + 2 * SVID_EC_COORD) /* uncompressed: 04 || X || Y */
+
+/* PKCS#8 PrivateKeyInfo (RFC 5208) holding an RFC 5915 ECPrivateKey, as OpenSSL writes it for
+ * P-256: the curve in the AlgorithmIdentifier, none in ECPrivateKey, the public key included.
+ * The 32-byte scalar follows this prefix, then p256_pkcs8_mid, then the 65-byte point. */
+static const uint8_t p256_pkcs8_prefix[] = {
+	0x30, 0x81, 0x87,					    /* SEQUENCE, 135 bytes */
+	0x02, 0x01, 0x00,					    /* version 0 */
+	0x30, 0x13,						    /* AlgorithmIdentifier */
+	0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,	    /* id-ecPublicKey */
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, /* prime256v1 */
+	0x04, 0x6d,						    /* OCTET STRING, 109 bytes */
+	0x30, 0x6b,						    /* ECPrivateKey, 107 bytes */
+	0x02, 0x01, 0x01,					    /* version 1 */
+	0x04, 0x20,						    /* privateKey, 32 bytes */
+};
+static const uint8_t p256_pkcs8_mid[] = {
+	0xa1, 0x44,	  /* [1] publicKey */
+	0x03, 0x42, 0x00, /* BIT STRING, 66 bytes, no unused bits */
+};
+#define SVID_P256_PKCS8_LEN \
+	(sizeof(p256_pkcs8_prefix) + SVID_EC_COORD + sizeof(p256_pkcs8_mid) + SVID_P256_POINT_LEN)
+
+/* P-256 domain parameters, built once: a key generated from them skips building the curve. */
+static EVP_PKEY *p256_params(void)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *params = NULL;
+
+	if (!c || EVP_PKEY_paramgen_init(c) != 1 ||
+	    EVP_PKEY_CTX_set_group_name(c, SN_X9_62_prime256v1) != 1 ||
+	    EVP_PKEY_paramgen(c, &params) != 1)
+		params = NULL;
+	EVP_PKEY_CTX_free(c);
+	return params;
+}
+
+/* A new P-256 key from the CA's template. Caller frees. NULL on failure. */
+static EVP_PKEY *p256_keygen(const struct svid_ca *ca)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, ca->leaf_params, NULL);
+	EVP_PKEY *key = NULL;
+
+	if (!c || EVP_PKEY_keygen_init(c) != 1 || EVP_PKEY_keygen(c, &key) != 1)
+		key = NULL;
+	EVP_PKEY_CTX_free(c);
+	return key;
+}
+
+/* The uncompressed public point and the private scalar of a P-256 key (priv may be NULL). */
+static int p256_raw(EVP_PKEY *key, uint8_t pub[SVID_P256_POINT_LEN], uint8_t priv[SVID_EC_COORD])
+{
+	BIGNUM *d = NULL;
+	size_t len = 0;
+	int ret = -EIO;
+
+	if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, pub, SVID_P256_POINT_LEN,
+					     &len) ||
+	    len != SVID_P256_POINT_LEN || pub[0] != 0x04)
+		goto out;
+	if (priv && (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &d) ||
+		     BN_bn2binpad(d, priv, SVID_EC_COORD) != SVID_EC_COORD))
+		goto out;
+	ret = 0;
+out:
+	BN_clear_free(d);
+	return ret;
+}
+
+/* X509_set_pubkey() for a P-256 key, without the encoder: sets the SubjectPublicKeyInfo fields. */
+static int set_p256_pubkey(X509 *x, const uint8_t pub[SVID_P256_POINT_LEN])
+{
+	X509_PUBKEY *spki = X509_get_X509_PUBKEY(x);
+	unsigned char *penc = OPENSSL_memdup(pub, SVID_P256_POINT_LEN);
+
+	if (!spki || !penc ||
+	    !X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+				    OBJ_nid2obj(NID_X9_62_prime256v1), penc, SVID_P256_POINT_LEN)) {
+		OPENSSL_free(penc);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* EVP_PKEY2PKCS8() + i2d for a P-256 key, without the encoder. */
+static void p256_pkcs8(const uint8_t pub[SVID_P256_POINT_LEN], const uint8_t priv[SVID_EC_COORD],
+		       uint8_t out[SVID_P256_PKCS8_LEN])
+{
+	size_t o = 0;
+
+	memcpy(out + o, p256_pkcs8_prefix, sizeof(p256_pkcs8_prefix));
+	o += sizeof(p256_pkcs8_prefix);
+	memcpy(out + o, priv, SVID_EC_COORD);
+	o += SVID_EC_COORD;
+	memcpy(out + o, p256_pkcs8_mid, sizeof(p256_pkcs8_mid));
+	o += sizeof(p256_pkcs8_mid);
+	memcpy(out + o, pub, SVID_P256_POINT_LEN);
 }
 
 /* RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING. */
@@ -920,6 +1026,12 @@ int svid_ca_open(const struct svid_ca_opts *opts, struct svid_ca **out, char err
 	ret = open_jwt_key(opts, ca, err);
 	if (ret < 0)
 		goto out;
+	ca->leaf_params = p256_params();
+	if (!ca->leaf_params) {
+		snprintf(err, SVID_ERR_MAX, "ca: cannot set up P-256 key generation");
+		ret = -EIO;
+		goto out;
+	}
 	*out = ca;
 	ca = NULL;
 out:
@@ -938,6 +1050,7 @@ void svid_ca_free(struct svid_ca *ca)
 		return;
 	EVP_PKEY_free(ca->key);
 	EVP_PKEY_free(ca->jwt_key);
+	EVP_PKEY_free(ca->leaf_params);
 	X509_free(ca->cert);
 	X509_NAME_free(ca->issuer);
 	ASN1_OCTET_STRING_free(ca->skid);
@@ -1003,15 +1116,14 @@ int svid_issue_x509(const struct svid_ca *ca, const struct policy_identity *id,
 	static const int ku[] = {0 /* digitalSignature */};
 	uint64_t ttl = id->x509_ttl_s ? id->x509_ttl_s : default_ttl_s;
 	int64_t now = (int64_t)time(NULL), not_after;
-	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	uint8_t pub[SVID_P256_POINT_LEN], priv[SVID_EC_COORD], p8[SVID_P256_PKCS8_LEN];
 	EXTENDED_KEY_USAGE *eku = NULL;
 	GENERAL_NAMES *gens = NULL;
 	X509_NAME *subject = NULL;
 	struct svid_x509 *s = NULL;
-	unsigned char *der = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
-	int ret, n;
+	int ret;
 
 	err[0] = '\0';
 	ret = check_spiffe_id(ca, id->spiffe_id, "spiffe_id", err);
@@ -1052,10 +1164,11 @@ int svid_issue_x509(const struct svid_ca *ca, const struct policy_identity *id,
 	if (ret < 0)
 		goto out;
 	ret = -EIO;
-	key = EVP_EC_gen(SN_X9_62_prime256v1);
+	key = p256_keygen(ca);
 	x = X509_new();
 	eku = sk_ASN1_OBJECT_new_null();
-	if (!key || !x || !eku || !sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth)) ||
+	if (!key || !x || !eku || p256_raw(key, pub, priv) < 0 ||
+	    !sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth)) ||
 	    !sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_client_auth))) {
 		set_err(err, "%s: cannot generate a key%s", id->spiffe_id, NULL);
 		goto out;
@@ -1064,8 +1177,9 @@ int svid_issue_x509(const struct svid_ca *ca, const struct policy_identity *id,
 	if (!X509_set_version(x, X509_VERSION_3) || set_random_serial(x) < 0 ||
 	    !X509_set_subject_name(x, subject) || !X509_set_issuer_name(x, ca->issuer) ||
 	    !ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(now - SVID_BACKDATE_S)) ||
-	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) || !X509_set_pubkey(x, key) ||
-	    add_basic_constraints(x, false) < 0 || add_key_usage(x, ku, 1) < 0 ||
+	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) ||
+	    set_p256_pubkey(x, pub) < 0 || add_basic_constraints(x, false) < 0 ||
+	    add_key_usage(x, ku, 1) < 0 ||
 	    X509_add1_ext_i2d(x, NID_ext_key_usage, eku, 0, X509V3_ADD_DEFAULT) != 1 ||
 	    add_key_ids(x, ca->skid) < 0 ||
 	    X509_add1_ext_i2d(x, NID_subject_alt_name, gens, X509_NAME_entry_count(subject) == 0,
@@ -1090,20 +1204,18 @@ int svid_issue_x509(const struct svid_ca *ca, const struct policy_identity *id,
 	    (ca->chain_tail_len &&
 	     append_der(&s->chain_der, &s->chain_len, ca->chain_tail, ca->chain_tail_len) < 0))
 		goto out;
-	p8 = EVP_PKEY2PKCS8(key);
-	n = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
-	if (n <= 0 || append_der(&s->key_pkcs8, &s->key_len, der, (size_t)n) < 0)
+	p256_pkcs8(pub, priv, p8);
+	if (append_der(&s->key_pkcs8, &s->key_len, p8, sizeof(p8)) < 0)
 		goto out;
 	*out = s;
 	s = NULL;
 	ret = 0;
 out:
-	if (der)
-		OPENSSL_clear_free(der, (size_t)n);
+	OPENSSL_cleanse(priv, sizeof(priv));
+	OPENSSL_cleanse(p8, sizeof(p8));
 	if (ret < 0 && !err[0])
 		snprintf(err, SVID_ERR_MAX, "%s: %s", id->spiffe_id, strerror(-ret));
 	ERR_clear_error();
-	PKCS8_PRIV_KEY_INFO_free(p8);
 	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
 	GENERAL_NAMES_free(gens);
 	X509_NAME_free(subject);

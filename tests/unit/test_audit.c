@@ -273,7 +273,8 @@ static void test_invalid_utf8(void **state)
 		json_string_value(json_array_get(
 			json_object_get(json_object_get(rec, "attributes"), "unix.path"), 0)),
 		"/tmp/\xef\xbf\xbd");
-	assert_non_null(json_object_get(json_object_get(rec, "attributes"), "k.label[\xef\xbf\xbd]"));
+	assert_non_null(
+		json_object_get(json_object_get(rec, "attributes"), "k.label[\xef\xbf\xbd]"));
 	dump = json_dumps(rec, JSON_COMPACT);
 	assert_non_null(dump);
 	json_t *back = json_loads(dump, 0, NULL);

@@ -399,6 +399,59 @@ static void test_issue_x509_checked(void **state)
 	svid_x509_unref(s1);
 }
 
+/* The leaf's PKCS#8 and SubjectPublicKeyInfo are written without OpenSSL's encoders: they must
+ * be byte for byte what OpenSSL writes for the same key, and the key must match the certificate.
+ * Enough issuances that some private scalars have leading zero bytes (1 in 256). */
+static void test_issue_x509_key_encoding(void **state)
+{
+	struct fixture *f = *state;
+	struct policy_identity id = make_id("spiffe://" TD "/enc");
+	char err[SVID_ERR_MAX];
+
+	for (int i = 0; i < 600; i++) {
+		struct svid_x509 *s = NULL;
+		const unsigned char *p;
+		unsigned char *der = NULL, *spki_der = NULL, *ref_spki_der = NULL;
+		PKCS8_PRIV_KEY_INFO *p8;
+		X509_PUBKEY *ref_spki = NULL;
+		EVP_PKEY *key;
+		X509 *cert;
+		int n, m, k;
+
+		assert_int_equal(svid_issue_x509(f->ca, &id, 600, &s, err), 0);
+		p = s->key_pkcs8;
+		key = d2i_AutoPrivateKey(NULL, &p, (long)s->key_len);
+		assert_non_null(key);
+		assert_ptr_equal(p, s->key_pkcs8 + s->key_len);
+		p8 = EVP_PKEY2PKCS8(key);
+		assert_non_null(p8);
+		n = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+		assert_int_equal(n, (int)s->key_len);
+		assert_memory_equal(der, s->key_pkcs8, s->key_len);
+
+		p = s->chain_der;
+		cert = d2i_X509(NULL, &p, (long)s->chain_len);
+		assert_non_null(cert);
+		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), key), 1);
+		assert_int_equal(X509_check_private_key(cert, key), 1);
+		assert_int_equal(X509_PUBKEY_set(&ref_spki, key), 1);
+		m = i2d_X509_PUBKEY(ref_spki, &ref_spki_der);
+		k = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki_der);
+		assert_true(m > 0);
+		assert_int_equal(k, m);
+		assert_memory_equal(spki_der, ref_spki_der, (size_t)m);
+
+		OPENSSL_free(spki_der);
+		OPENSSL_free(ref_spki_der);
+		X509_PUBKEY_free(ref_spki);
+		X509_free(cert);
+		OPENSSL_clear_free(der, (size_t)n);
+		PKCS8_PRIV_KEY_INFO_free(p8);
+		EVP_PKEY_free(key);
+		svid_x509_unref(s);
+	}
+}
+
 struct issue_case {
 	const char *name;
 	const char *spiffe_id;
@@ -743,6 +796,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ca_regenerated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ca_from_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issue_x509_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issue_x509_key_encoding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issue_x509_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jwt_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jwt_validate_table, setup, teardown),

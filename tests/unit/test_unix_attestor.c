@@ -219,10 +219,13 @@ static void test_names_cache_ttl(void **state)
 	for (uint32_t id = 0; id < 3 * UNIX_NAMES_CACHE_SLOTS; id++) {
 		char want[64];
 
-		assert_int_equal(unix_names_cache_lookup(NULL, false, id, 0, want, sizeof(want)), 0);
-		assert_int_equal(unix_names_cache_lookup(c, false, id, 7600, name, sizeof(name)), 0);
+		assert_int_equal(unix_names_cache_lookup(NULL, false, id, 0, want, sizeof(want)),
+				 0);
+		assert_int_equal(unix_names_cache_lookup(c, false, id, 7600, name, sizeof(name)),
+				 0);
 		assert_string_equal(name, want);
-		assert_int_equal(unix_names_cache_lookup(c, false, id, 7600, name, sizeof(name)), 0);
+		assert_int_equal(unix_names_cache_lookup(c, false, id, 7600, name, sizeof(name)),
+				 0);
 		assert_string_equal(name, want);
 	}
 	assert_int_equal(unix_names_cache_lookup(c, false, 0, 7600, name, sizeof(name)), 0);
