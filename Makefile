@@ -54,7 +54,8 @@ BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .SECONDARY:
 .PHONY: all deps asan test unit unit-asan e2e kernels fuzz fuzz-smoke bench run fmt fmt-check clean
 
-all: $(BUILD)/attestd $(BUILD)/attestctl $(BUILD)/tests/peer_client $(BUILD)/tests/runtime_lookup
+all: $(BUILD)/attestd $(BUILD)/attestctl $(BUILD)/tests/peer_client $(BUILD)/tests/runtime_lookup \
+	$(BUILD)/tests/sigstore_conformance
 
 # ---- dependencies -------------------------------------------------------------------------
 deps:
@@ -97,6 +98,9 @@ $(BUILD)/tests/peer_client: $(BUILD)/obj/tests/tools/peer_client.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^
 $(BUILD)/tests/runtime_lookup: $(BUILD)/obj/tests/tools/runtime_lookup.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/sigstore_conformance: $(BUILD)/obj/tests/tools/sigstore_conformance.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)

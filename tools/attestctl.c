@@ -45,6 +45,7 @@
 
 #include "daemon/config.h"
 #include "daemon/grpc.h"
+#include "sigstore/conformance.h"
 #include "daemon/proto.h"
 
 #ifndef ATTESTD_VERSION
@@ -2659,6 +2660,11 @@ static const char usage_text[] =
 	"                                        [--timeout D] [--json]\n"
 	"    attestctl [--socket PATH] fetch bundles [--timeout D] [--json]\n"
 	"    attestctl [--socket PATH] validate jwt --audience A [--timeout D] [--json] TOKEN|-\n"
+	"    attestctl sigstore verify-bundle --bundle FILE (--certificate-identity ID\n"
+	"        --certificate-oidc-issuer URL | --key KEY.pem) [--trusted-root FILE] "
+	"FILE|sha256:HEX\n"
+	"        Verify a Sigstore bundle offline (the sigstore-conformance client protocol):\n"
+	"        exit 0 verified, 1 rejected with the reason, 2 usage error.\n"
 	"    attestctl --help | --version\n"
 	"\n"
 	"DESCRIPTION\n"
@@ -2958,6 +2964,12 @@ int main(int argc, char **argv)
 	if (strcmp(argv[optind], "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;
+	}
+	/* Offline Sigstore verification (the sigstore-conformance client protocol). */
+	if (strcmp(argv[optind], "sigstore") == 0) {
+		if (optind + 1 >= argc)
+			return usage_error("%s", "sigstore needs a subcommand (verify-bundle)");
+		return sigstore_conformance_main(argc - optind - 1, argv + optind + 1);
 	}
 	cmd = find_command(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, &two_words);
 	if (!cmd && two_words && optind + 1 >= argc)
