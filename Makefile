@@ -55,7 +55,7 @@ BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .PHONY: all deps asan test unit unit-asan e2e kernels fuzz fuzz-smoke bench run fmt fmt-check clean
 
 all: $(BUILD)/attestd $(BUILD)/attestctl $(BUILD)/tests/peer_client $(BUILD)/tests/runtime_lookup \
-	$(BUILD)/tests/sigstore_conformance
+	$(BUILD)/tests/sigstore_conformance $(BUILD)/tests/oci_fetch
 
 # ---- dependencies -------------------------------------------------------------------------
 deps:
@@ -101,6 +101,9 @@ $(BUILD)/tests/runtime_lookup: $(BUILD)/obj/tests/tools/runtime_lookup.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/sigstore_conformance: $(BUILD)/obj/tests/tools/sigstore_conformance.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/oci_fetch: $(BUILD)/obj/tests/tools/oci_fetch.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)

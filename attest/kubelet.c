@@ -52,8 +52,11 @@ struct kubelet_wait {
 	char err[KUBELET_ERR_MAX];
 };
 
+struct kubelet_parse_job;
+
 struct kubelet {
 	struct kubelet_io io;
+	struct kubelet_parse_job *parsing; /* a pod list being parsed off-thread */
 	char url[KUBELET_URL_MAX];
 	char connect_host[16];
 	uint16_t connect_port;
@@ -330,7 +333,7 @@ static uint64_t refresh_due(const struct kubelet *k)
 {
 	uint64_t due;
 
-	if (k->fetch)
+	if (k->fetch || k->parsing)
 		return UINT64_MAX;
 	if (!k->ever_started)
 		return 0;
@@ -538,33 +541,26 @@ static void show_body(const char *body, size_t len, char *out, size_t size)
 	out[o] = '\0';
 }
 
-static void on_fetched(void *arg, int rc, long status, const char *body, size_t len,
-		       const char *ferr)
+/* A pod list being parsed on another thread: the body is a copy; the result comes back here. */
+struct kubelet_parse_job {
+	struct kubelet *k; /* NULL once the kubelet is freed: the result is then dropped */
+	char *body;
+	size_t len;
+	uint64_t seq;
+	bool first, was_failing;
+	struct k8s_pods *pods;
+	int rc;
+	char perr[256];
+};
+
+/* Installs a parsed pod list (or reports why it did not parse) and wakes the waiters. */
+static void apply_pods(struct kubelet *k, int rc, struct k8s_pods *pods, const char *perr,
+		       uint64_t seq, bool first, bool was_failing)
 {
-	struct kubelet *k = arg;
 	struct kubelet_snapshot *s = NULL;
 	struct kubelet_wait *list = NULL, *w, *next;
-	char err[KUBELET_ERR_MAX], perr[256], shown[KUBELET_BODY_SHOW + 8];
-	struct k8s_pods *pods = NULL;
-	bool was_failing = k->failing, first = k->snap == NULL;
-	uint64_t seq = k->seq;
+	char err[KUBELET_ERR_MAX];
 
-	k->fetch = NULL;
-	if (rc < 0) {
-		errfmt(err, sizeof(err), "kubelet: %s", ferr && ferr[0] ? ferr : strerror(-rc));
-		request_failed(k, rc, err);
-		goto out;
-	}
-	if (status != 200) {
-		show_body(body, len, shown, sizeof(shown));
-		errfmt(err, sizeof(err), "kubelet: GET %s: HTTP %ld: %s%s", k->url, status, shown,
-		       status == 401   ? " (credentials rejected: check token_path or cert/key)"
-		       : status == 403 ? " (not allowed: needs get on nodes/proxy)"
-				       : "");
-		request_failed(k, status == 401 || status == 403 ? -EACCES : -EIO, err);
-		goto out;
-	}
-	rc = k8s_pods_parse(body, len, &pods, perr);
 	if (rc < 0) {
 		errfmt(err, sizeof(err), "kubelet: GET %s: %s", k->url, perr);
 		request_failed(k, rc == -ENOMEM ? -ENOMEM : -EPROTO, err);
@@ -601,6 +597,82 @@ static void on_fetched(void *arg, int rc, long status, const char *body, size_t 
 	deliver(k, list, s);
 out:
 	reschedule(k, true);
+}
+
+static void parse_run(void *arg)
+{
+	struct kubelet_parse_job *j = arg;
+
+	j->rc = k8s_pods_parse(j->body, j->len, &j->pods, j->perr);
+}
+
+static void parse_done(void *arg)
+{
+	struct kubelet_parse_job *j = arg;
+	struct kubelet *k = j->k;
+
+	free(j->body);
+	if (!k) {
+		k8s_pods_free(j->pods);
+		free(j);
+		return;
+	}
+	k->parsing = NULL;
+	apply_pods(k, j->rc, j->pods, j->perr, j->seq, j->first, j->was_failing);
+	free(j);
+}
+
+static void on_fetched(void *arg, int rc, long status, const char *body, size_t len,
+		       const char *ferr)
+{
+	struct kubelet *k = arg;
+	char err[KUBELET_ERR_MAX], perr[256] = "", shown[KUBELET_BODY_SHOW + 8];
+	struct k8s_pods *pods = NULL;
+	bool was_failing = k->failing, first = k->snap == NULL;
+	struct kubelet_parse_job *j;
+	uint64_t seq = k->seq;
+
+	k->fetch = NULL;
+	if (rc < 0) {
+		errfmt(err, sizeof(err), "kubelet: %s", ferr && ferr[0] ? ferr : strerror(-rc));
+		request_failed(k, rc, err);
+		reschedule(k, true);
+		return;
+	}
+	if (status != 200) {
+		show_body(body, len, shown, sizeof(shown));
+		errfmt(err, sizeof(err), "kubelet: GET %s: HTTP %ld: %s%s", k->url, status, shown,
+		       status == 401   ? " (credentials rejected: check token_path or cert/key)"
+		       : status == 403 ? " (not allowed: needs get on nodes/proxy)"
+				       : "");
+		request_failed(k, status == 401 || status == 403 ? -EACCES : -EIO, err);
+		reschedule(k, true);
+		return;
+	}
+	if (k->io.work) {
+		j = calloc(1, sizeof(*j));
+		if (j)
+			j->body = malloc(len + 1);
+		if (j && j->body) {
+			memcpy(j->body, body, len);
+			j->body[len] = 0;
+			j->len = len;
+			j->k = k;
+			j->seq = seq;
+			j->first = first;
+			j->was_failing = was_failing;
+			if (k->io.work(k->io.ctx, parse_run, parse_done, j) == 0) {
+				k->parsing = j;
+				return;
+			}
+		}
+		if (j)
+			free(j->body);
+		free(j);
+		/* No worker: parse here rather than fail. */
+	}
+	rc = k8s_pods_parse(body, len, &pods, perr);
+	apply_pods(k, rc, pods, perr, seq, first, was_failing);
 }
 
 static void start_refresh(struct kubelet *k)
@@ -817,6 +889,9 @@ void kubelet_free(struct kubelet *k)
 	if (k->fetch)
 		k->io.fetch_cancel(k->io.ctx, k->fetch);
 	k->fetch = NULL;
+	if (k->parsing)
+		k->parsing->k = NULL; /* its result is dropped when it comes back */
+	k->parsing = NULL;
 	while (k->waiters) {
 		struct kubelet_wait *w = k->waiters;
 

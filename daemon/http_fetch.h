@@ -102,6 +102,7 @@ struct loop *http_fetch_loop(const struct http_fetch *hf);
 struct http_fetch_io {
 	struct http_fetch *hf;
 	const struct log *lg;
+	void *work_ctx; /* the caller's, for a work function it sets in the kubelet_io */
 };
 void http_fetch_kubelet_io(struct http_fetch_io *ctx, struct http_fetch *hf, const struct log *lg,
 			   struct kubelet_io *io);

@@ -413,6 +413,14 @@ fail:
 	return -errno;
 }
 
+/* Pod lists are parsed on the worker pool, so a 5 MB list does not stall the event loop. */
+static int kubelet_work(void *ctx, void (*fn)(void *arg), void (*done)(void *arg), void *arg)
+{
+	const struct http_fetch_io *io = ctx;
+
+	return workers_submit(io->work_ctx, fn, done, arg);
+}
+
 /* The kubelet client and the Kubernetes attestor's options (attestors.kubernetes). */
 static int start_kubernetes(struct daemon *d)
 {
@@ -427,6 +435,8 @@ static int start_kubernetes(struct daemon *d)
 		return rc;
 	}
 	http_fetch_kubelet_io(&d->http_io, d->http, &d->log, &d->kubelet_io);
+	d->http_io.work_ctx = d->workers;
+	d->kubelet_io.work = kubelet_work;
 	/* secure_port has a default; an explicit read_only_port replaces it. */
 	ko.secure_port = c->k8s_read_only_port ? 0 : (uint16_t)c->k8s_secure_port;
 	ko.read_only_port = (uint16_t)c->k8s_read_only_port;

@@ -1,0 +1,417 @@
+/*
+ * test_sigstore_oci.c - the pure parsers of sigstore/oci.c: image references (docker.io
+ * defaults, ports, tags, digests), WWW-Authenticate challenges, manifests and indexes (caps,
+ * cosign annotations, subject), simple-signing payloads (digest rule, duplicate and case-variant
+ * keys). The network half is covered by tests/e2e/test_sigstore_registry.py.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "sigstore/oci.h"
+
+#define D64 "732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4"
+#define DIG "sha256:" D64
+
+static const struct {
+	const char *name;
+	const char *in;
+	int ret;
+	const char *registry, *host, *repo, *tag, *digest;
+} ref_rows[] = {
+	{"docker hub short", "busybox", 0, "docker.io", "registry-1.docker.io", "library/busybox",
+	 "latest", ""},
+	{"docker hub user", "user/app:1.2", 0, "docker.io", "registry-1.docker.io", "user/app",
+	 "1.2", ""},
+	{"docker.io explicit", "docker.io/nginx@" DIG, 0, "docker.io", "registry-1.docker.io",
+	 "library/nginx", "", DIG},
+	{"index.docker.io", "index.docker.io/library/x:y", 0, "docker.io", "registry-1.docker.io",
+	 "library/x", "y", ""},
+	{"registry with port", "127.0.0.1:5000/a/b:v1@" DIG, 0, "127.0.0.1:5000", "127.0.0.1:5000",
+	 "a/b", "v1", DIG},
+	{"localhost", "localhost/app", 0, "localhost", "localhost", "app", "latest", ""},
+	{"ghcr", "ghcr.io/org/team/img@" DIG, 0, "ghcr.io", "ghcr.io", "org/team/img", "", DIG},
+	{.name = "upper-case repo", .in = "ghcr.io/Org/img", .ret = -EINVAL},
+	{.name = "empty", .in = "", .ret = -EINVAL},
+	{.name = "bad digest algo", .in = "x@sha512:" D64, .ret = -EINVAL},
+	{.name = "short digest", .in = "x@sha256:abcd", .ret = -EINVAL},
+	{"upper-case digest",
+	 "x@sha256:732112270D7E59418A8C080B134B24CABD67D250D0D0147A97ED95BA5C280AA4", -EINVAL, NULL,
+	 NULL, NULL, NULL, NULL},
+	{.name = "empty tag", .in = "x:", .ret = -EINVAL},
+	{.name = "bad tag char", .in = "ghcr.io/x:a!b@" DIG, .ret = -EINVAL},
+	{.name = "double slash", .in = "ghcr.io/a//b", .ret = -EINVAL},
+	{.name = "trailing slash", .in = "ghcr.io/a/", .ret = -EINVAL},
+	{.name = "space", .in = "ghcr.io/a b", .ret = -EINVAL},
+	{"tag too long",
+	 "x:"
+	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	 "a"
+	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	 -EINVAL, NULL, NULL, NULL, NULL, NULL},
+};
+
+static void test_ref_parse(void **state)
+{
+	for (size_t i = 0; i < sizeof(ref_rows) / sizeof(ref_rows[0]); i++) {
+		struct sigstore_oci_ref r;
+		char err[256];
+		int ret = sigstore_oci_ref_parse(ref_rows[i].in, &r, err);
+
+		if (ret != ref_rows[i].ret)
+			fail_msg("%s: got %d (%s)", ref_rows[i].name, ret, err);
+		if (ret) {
+			assert_true(err[0] != '\0');
+			continue;
+		}
+		assert_string_equal(r.registry, ref_rows[i].registry);
+		assert_string_equal(r.host, ref_rows[i].host);
+		assert_string_equal(r.repo, ref_rows[i].repo);
+		assert_string_equal(r.tag, ref_rows[i].tag);
+		assert_string_equal(r.digest, ref_rows[i].digest);
+	}
+}
+
+static void test_ref_parse_long(void **state)
+{
+	char buf[2000], err[256];
+	struct sigstore_oci_ref r;
+
+	memset(buf, 'a', sizeof(buf) - 1);
+	buf[sizeof(buf) - 1] = '\0';
+	assert_int_equal(sigstore_oci_ref_parse(buf, &r, err), -EINVAL);
+	/* fits the input buffer but not repo[] */
+	buf[600] = '\0';
+	assert_int_equal(sigstore_oci_ref_parse(buf, &r, err), -EINVAL);
+	assert_non_null(strstr(err, "too long"));
+}
+
+static const struct {
+	const char *name;
+	const char *in;
+	int ret;
+	const char *scheme, *realm, *service, *scope;
+} ch_rows[] = {
+	{"docker hub",
+	 "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
+	 "scope=\"repository:library/x:pull\"",
+	 0, "Bearer", "https://auth.docker.io/token", "registry.docker.io",
+	 "repository:library/x:pull"},
+	{"spaces and case", "  bearer Realm=\"https://a/t\" , SERVICE=s", 0, "bearer",
+	 "https://a/t", "s", ""},
+	{"escaped quote", "Bearer realm=\"https://a/t\",service=\"a\\\"b\"", 0, "Bearer",
+	 "https://a/t", "a\"b", ""},
+	{"unknown param ignored", "Bearer realm=\"https://a\",error=\"insufficient_scope\"", 0,
+	 "Bearer", "https://a", "", ""},
+	{"basic", "Basic realm=\"Registry Realm\"", 0, "Basic", "Registry Realm", "", ""},
+	{.name = "empty", .in = "", .ret = -EPROTO},
+	{.name = "unsupported scheme", .in = "Negotiate abc", .ret = -EPROTO},
+	{.name = "bearer without realm", .in = "Bearer service=x", .ret = -EPROTO},
+	{.name = "realm not http", .in = "Bearer realm=\"file:///etc/passwd\"", .ret = -EPROTO},
+	{.name = "unterminated", .in = "Bearer realm=\"https://a", .ret = -EPROTO},
+	{.name = "no equals", .in = "Bearer realm", .ret = -EPROTO},
+	{.name = "duplicate realm",
+	 .in = "Bearer realm=\"https://a\",realm=\"https://b\"",
+	 .ret = -EPROTO},
+};
+
+static void test_challenge_parse(void **state)
+{
+	for (size_t i = 0; i < sizeof(ch_rows) / sizeof(ch_rows[0]); i++) {
+		struct sigstore_oci_challenge c;
+		char err[256];
+		int ret = sigstore_oci_challenge_parse(ch_rows[i].in, &c, err);
+
+		if (ret != ch_rows[i].ret)
+			fail_msg("%s: got %d (%s)", ch_rows[i].name, ret, err);
+		if (ret)
+			continue;
+		assert_string_equal(c.scheme, ch_rows[i].scheme);
+		assert_string_equal(c.realm, ch_rows[i].realm);
+		assert_string_equal(c.service, ch_rows[i].service);
+		assert_string_equal(c.scope, ch_rows[i].scope);
+	}
+}
+
+static void test_challenge_long(void **state)
+{
+	char buf[1200], err[256];
+	struct sigstore_oci_challenge c;
+	int n = snprintf(buf, sizeof(buf), "Bearer realm=\"https://");
+
+	memset(buf + n, 'a', 900);
+	memcpy(buf + n + 900, "\"", 2);
+	assert_int_equal(sigstore_oci_challenge_parse(buf, &c, err), -EPROTO);
+	assert_non_null(strstr(err, "too long"));
+}
+
+#define CFG                                                                                 \
+	"\"config\":{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"" DIG \
+	"\",\"size\":2}"
+#define LAYER(ann)                                                                              \
+	"{\"mediaType\":\"application/vnd.dev.cosign.simplesigning.v1+json\",\"digest\":\"" DIG \
+	"\",\"size\":10" ann "}"
+#define MAN(x) \
+	"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"," x "}"
+
+static const struct {
+	const char *name;
+	const char *json;
+	int ret;
+	size_t n_items;
+	bool is_index;
+	const char *artifact_type;
+} man_rows[] = {
+	{"empty layers", MAN(CFG ",\"layers\":[]"), 0, 0, false,
+	 "application/vnd.oci.empty.v1+json"},
+	{"one layer", MAN(CFG ",\"layers\":[" LAYER("") "]"), 0, 1, false,
+	 "application/vnd.oci.empty.v1+json"},
+	{"artifactType wins",
+	 MAN("\"artifactType\":\"" SIGSTORE_OCI_BUNDLE_TYPE "\"," CFG ",\"layers\":[]"), 0, 0,
+	 false, SIGSTORE_OCI_BUNDLE_TYPE},
+	{"index",
+	 "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"m\",\"artifactType\":\"a\","
+	 "\"digest\":\"" DIG "\",\"size\":1}]}",
+	 0, 1, true, ""},
+	{"schema 1", "{\"schemaVersion\":1," CFG ",\"layers\":[]}", -EPROTO, 0, false, NULL},
+	{.name = "no config", .json = MAN("\"layers\":[]"), .ret = -EPROTO},
+	{"layers not array", MAN(CFG ",\"layers\":{}"), -EPROTO, 0, false, NULL},
+	{"both", "{\"schemaVersion\":2,\"manifests\":[]," CFG ",\"layers\":[]}", -EPROTO, 0, false,
+	 NULL},
+	{"negative size",
+	 MAN(CFG ",\"layers\":[{\"mediaType\":\"x\",\"digest\":\"" DIG "\",\"size\":-1}]"), -EPROTO,
+	 0, false, NULL},
+	{"bad digest",
+	 MAN(CFG ",\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256:00\",\"size\":1}]"),
+	 -EPROTO, 0, false, NULL},
+	{.name = "duplicate key", .json = MAN(CFG "," CFG ",\"layers\":[]"), .ret = -EPROTO},
+	{"annotation not string",
+	 MAN(CFG ",\"layers\":[" LAYER(",\"annotations\":{\"dev.sigstore.cosign/bundle\":1}") "]"),
+	 -EPROTO, 0, false, NULL},
+	{.name = "array root", .json = "[]", .ret = -EPROTO},
+	{"not json", "{", -EPROTO, 0, false, NULL},
+	{"deep",
+	 "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+	 "}",
+	 -EPROTO, 0, false, NULL},
+};
+
+static void test_manifest_parse(void **state)
+{
+	for (size_t i = 0; i < sizeof(man_rows) / sizeof(man_rows[0]); i++) {
+		struct sigstore_oci_manifest m;
+		char err[256];
+		int ret = sigstore_oci_manifest_parse(man_rows[i].json, strlen(man_rows[i].json),
+						      &m, err);
+
+		if (ret != man_rows[i].ret)
+			fail_msg("%s: got %d (%s)", man_rows[i].name, ret, err);
+		if (ret) {
+			assert_true(err[0] != '\0');
+			continue;
+		}
+		assert_int_equal(m.n_items, man_rows[i].n_items);
+		assert_int_equal(m.is_index, man_rows[i].is_index);
+		assert_string_equal(m.artifact_type, man_rows[i].artifact_type);
+		sigstore_oci_manifest_clear(&m);
+	}
+}
+
+static void test_manifest_annotations_subject(void **state)
+{
+	const char *j = MAN(CFG ",\"layers\":[" LAYER(
+		",\"annotations\":{\"dev.cosignproject.cosign/signature\":\"MEUC\","
+		"\"dev.sigstore.cosign/certificate\":\"-----BEGIN\","
+		"\"dev.sigstore.cosign/chain\":\"c\",\"dev.sigstore.cosign/bundle\":\"{}\","
+		"\"other\":\"x\"}") "],\"subject\":{\"mediaType\":\"m\",\"digest\":\"" DIG
+				    "\",\"size\":264}");
+	struct sigstore_oci_manifest m;
+	char err[256];
+
+	assert_int_equal(sigstore_oci_manifest_parse(j, strlen(j), &m, err), 0);
+	assert_int_equal(m.n_items, 1);
+	assert_string_equal(m.items[0].signature, "MEUC");
+	assert_string_equal(m.items[0].certificate, "-----BEGIN");
+	assert_string_equal(m.items[0].chain, "c");
+	assert_string_equal(m.items[0].bundle, "{}");
+	assert_int_equal(m.items[0].size, 10);
+	assert_true(m.has_subject);
+	assert_string_equal(m.subject.digest, DIG);
+	assert_int_equal(m.subject.size, 264);
+	sigstore_oci_manifest_clear(&m);
+}
+
+/* Builds a manifest with n layers. */
+static char *many_layers(size_t n)
+{
+	const char *head = "{\"schemaVersion\":2," CFG ",\"layers\":[";
+	const char *layer = LAYER("");
+	size_t cap = strlen(head) + n * (strlen(layer) + 1) + 8;
+	char *s = malloc(cap), *p;
+
+	assert_non_null(s);
+	p = s + sprintf(s, "%s", head);
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s%s", i ? "," : "", layer);
+	strcpy(p, "]}");
+	return s;
+}
+
+static void test_manifest_layer_cap(void **state)
+{
+	struct sigstore_oci_manifest m;
+	char err[256];
+	char *s = many_layers(SIGSTORE_OCI_MAX_LAYERS);
+	int ret = sigstore_oci_manifest_parse(s, strlen(s), &m, err);
+
+	if (ret)
+		fail_msg("1000 layers: %d (%s)", ret, err);
+	assert_int_equal(m.n_items, SIGSTORE_OCI_MAX_LAYERS);
+	sigstore_oci_manifest_clear(&m);
+	free(s);
+	s = many_layers(SIGSTORE_OCI_MAX_LAYERS + 1);
+	assert_int_equal(sigstore_oci_manifest_parse(s, strlen(s), &m, err), -E2BIG);
+	assert_non_null(strstr(err, "more than 1000 layers"));
+	free(s);
+}
+
+static void test_manifest_size_cap(void **state)
+{
+	size_t n = SIGSTORE_OCI_MAX_MANIFEST + 1;
+	char *s = malloc(n + 1);
+	struct sigstore_oci_manifest m;
+	char err[256];
+
+	assert_non_null(s);
+	memset(s, ' ', n);
+	s[0] = '{';
+	s[n - 1] = '}';
+	s[n] = '\0';
+	assert_int_equal(sigstore_oci_manifest_parse(s, n, &m, err), -EPROTO);
+	assert_non_null(strstr(err, "larger than"));
+	free(s);
+}
+
+#define TYPE   "\"type\":\"cosign container image signature\""
+#define IMG(d) "\"image\":{\"docker-manifest-digest\":\"" d "\"}"
+
+static const struct {
+	const char *name;
+	const char *json;
+	int ret;
+} ss_rows[] = {
+	{"good",
+	 "{\"critical\":{\"identity\":{\"docker-reference\":\"x\"}," IMG(
+		 DIG) "," TYPE "},\"optional\":null}",
+	 0},
+	{"other digest", "{\"critical\":{" IMG("sha256:" D64 "0") "," TYPE "}}", -EBADMSG},
+	{"upper-case digest", "{\"critical\":{" IMG("SHA256:" D64) "," TYPE "}}", -EBADMSG},
+	{"wrong type", "{\"critical\":{" IMG(DIG) ",\"type\":\"other\"}}", -EPROTO},
+	{"type not string", "{\"critical\":{" IMG(DIG) ",\"type\":1}}", -EPROTO},
+	{"no critical", "{\"optional\":{}}", -EPROTO},
+	{"no image", "{\"critical\":{" TYPE "}}", -EPROTO},
+	{"digest not string", "{\"critical\":{\"image\":{\"docker-manifest-digest\":1}," TYPE "}}",
+	 -EPROTO},
+	{"digest with NUL",
+	 "{\"critical\":{\"image\":{\"docker-manifest-digest\":\"" DIG "\\u0000x\"}," TYPE "}}",
+	 -EPROTO},
+	{"duplicate digest key",
+	 "{\"critical\":{\"image\":{\"docker-manifest-digest\":\"sha256:" D64
+	 "0\",\"docker-manifest-digest\":\"" DIG "\"}," TYPE "}}",
+	 -EPROTO},
+	{"case-variant digest key",
+	 "{\"critical\":{\"image\":{\"docker-manifest-digest\":\"" DIG
+	 "\",\"Docker-Manifest-Digest\":\"sha256:" D64 "0\"}," TYPE "}}",
+	 -EPROTO},
+	{"case-variant only",
+	 "{\"critical\":{\"image\":{\"DOCKER-MANIFEST-DIGEST\":\"" DIG "\"}," TYPE "}}", -EPROTO},
+	{"duplicate image", "{\"critical\":{" IMG(DIG) "," IMG(DIG) "," TYPE "}}", -EPROTO},
+	{"case-variant image", "{\"critical\":{" IMG(DIG) ",\"Image\":{}," TYPE "}}", -EPROTO},
+	{"case-variant critical", "{\"critical\":{" IMG(DIG) "," TYPE "},\"Critical\":{}}",
+	 -EPROTO},
+	{"duplicate critical",
+	 "{\"critical\":{" IMG("sha256:" D64 "0") "," TYPE "},\"critical\":{" IMG(DIG) "," TYPE
+										       "}}",
+	 -EPROTO},
+	{"case-variant type", "{\"critical\":{" IMG(DIG) "," TYPE ",\"TYPE\":\"x\"}}", -EPROTO},
+	{.name = "not json", .json = "critical", .ret = -EPROTO},
+};
+
+static void test_simplesign(void **state)
+{
+	for (size_t i = 0; i < sizeof(ss_rows) / sizeof(ss_rows[0]); i++) {
+		char err[256];
+		int ret = sigstore_oci_simplesign_check(ss_rows[i].json, strlen(ss_rows[i].json),
+							DIG, err);
+
+		if (ret != ss_rows[i].ret)
+			fail_msg("%s: got %d (%s)", ss_rows[i].name, ret, err);
+		if (ret)
+			assert_non_null(strstr(err, "simple-signing payload"));
+	}
+}
+
+static void test_client_bad_docker_config(void **state)
+{
+	char path[] = "/tmp/test_oci_XXXXXX", err[256];
+	struct sigstore_oci_client_opts o = {0};
+	struct sigstore_oci_client *c = NULL;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "{\"auths\":", 9), 9);
+	close(fd);
+	o.docker_config = path;
+	assert_int_equal(sigstore_oci_client_new(&o, &c, err), -EPROTO);
+	assert_null(c);
+	assert_non_null(strstr(err, path));
+	o.docker_config = "/nonexistent/config.json";
+	assert_true(sigstore_oci_client_new(&o, &c, err) < 0);
+	assert_null(c);
+	o.docker_config = NULL;
+	assert_int_equal(sigstore_oci_client_new(&o, &c, err), 0);
+	sigstore_oci_client_free(c);
+	unlink(path);
+}
+
+static void test_fetch_needs_digest(void **state)
+{
+	struct sigstore_oci_client_opts o = {0};
+	struct sigstore_oci_client *c = NULL;
+	struct sigstore_oci_ref r;
+	struct sigstore_oci_sigs s;
+	char err[256];
+
+	assert_int_equal(sigstore_oci_client_new(&o, &c, err), 0);
+	assert_int_equal(sigstore_oci_ref_parse("ghcr.io/a/b:v1", &r, err), 0);
+	assert_int_equal(sigstore_oci_fetch_bundles(c, &r, &s, err), -EINVAL);
+	assert_non_null(strstr(err, "no image digest"));
+	sigstore_oci_sigs_clear(&s);
+	sigstore_oci_client_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ref_parse),
+		cmocka_unit_test(test_ref_parse_long),
+		cmocka_unit_test(test_challenge_parse),
+		cmocka_unit_test(test_challenge_long),
+		cmocka_unit_test(test_manifest_parse),
+		cmocka_unit_test(test_manifest_annotations_subject),
+		cmocka_unit_test(test_manifest_layer_cap),
+		cmocka_unit_test(test_manifest_size_cap),
+		cmocka_unit_test(test_simplesign),
+		cmocka_unit_test(test_client_bad_docker_config),
+		cmocka_unit_test(test_fetch_needs_digest),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
