@@ -278,6 +278,31 @@ static void route_attest(struct admin_request *req, void *arg)
 
 /* ---- signals and reload ----------------------------------------------------------------- */
 
+/* attestors.kubernetes as started: any difference needs a restart. */
+static bool kubernetes_config_differs(const struct config *a, const struct config *b)
+{
+	if (a->k8s_n_annotation_prefixes != b->k8s_n_annotation_prefixes)
+		return true;
+	for (size_t i = 0; i < a->k8s_n_annotation_prefixes; i++)
+		if (strcmp(a->k8s_annotation_prefixes[i], b->k8s_annotation_prefixes[i]) != 0)
+			return true;
+	return a->k8s_enabled != b->k8s_enabled || a->k8s_secure_port != b->k8s_secure_port ||
+	       a->k8s_read_only_port != b->k8s_read_only_port ||
+	       a->k8s_skip_verification != b->k8s_skip_verification ||
+	       a->k8s_anonymous != b->k8s_anonymous || strcmp(a->k8s_ca, b->k8s_ca) != 0 ||
+	       strcmp(a->k8s_token_path, b->k8s_token_path) != 0 ||
+	       strcmp(a->k8s_cert, b->k8s_cert) != 0 || strcmp(a->k8s_key, b->k8s_key) != 0 ||
+	       strcmp(a->k8s_node_name_env, b->k8s_node_name_env) != 0 ||
+	       strcmp(a->k8s_node_name, b->k8s_node_name) != 0 ||
+	       a->k8s_min_interval_ms != b->k8s_min_interval_ms ||
+	       a->k8s_interval_ms != b->k8s_interval_ms ||
+	       a->k8s_attestation_timeout_ms != b->k8s_attestation_timeout_ms ||
+	       strcmp(a->k8s_containerd_state, b->k8s_containerd_state) != 0 ||
+	       strcmp(a->k8s_crio_state, b->k8s_crio_state) != 0 ||
+	       a->k8s_disable_container_selectors != b->k8s_disable_container_selectors ||
+	       a->k8s_include_container_attributes != b->k8s_include_container_attributes;
+}
+
 /*
  * SIGHUP: a valid new file replaces log.level and the registration entries and templates at
  * once (open streams are updated); everything else needs a restart and is reported as such.
