@@ -356,7 +356,9 @@ static void reload_config(struct daemon *d)
 			 strcmp(next.ca_cert, d->cfg.ca_cert) != 0 ||
 			 strcmp(next.ca_key, d->cfg.ca_key) != 0 ||
 			 strcmp(next.ca_bundle, d->cfg.ca_bundle) != 0 ||
-			 next.x509_ttl_s != d->cfg.x509_ttl_s || next.jwt_ttl_s != d->cfg.jwt_ttl_s;
+			 next.x509_ttl_s != d->cfg.x509_ttl_s ||
+			 next.jwt_ttl_s != d->cfg.jwt_ttl_s ||
+			 kubernetes_config_differs(&next, &d->cfg);
 	if (restart_needed) {
 		/* Keep running with what was started; the new policy is still applied. */
 		log_warn(&d->log,
