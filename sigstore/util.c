@@ -21,7 +21,8 @@
 /* Longest RFC 3339 string accepted (with a nanosecond fraction and an offset). */
 #define MAX_TIME_LEN 64
 
-static int b64_value(unsigned char c)
+/* c's value in the standard alphabet ("+/") or the URL-safe one ("-_"), or -1. */
+static int b64_value(unsigned char c, bool url)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -29,40 +30,49 @@ static int b64_value(unsigned char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '+')
+	if (c == (url ? '-' : '+'))
 		return 62;
-	if (c == '/')
+	if (c == (url ? '_' : '/'))
 		return 63;
 	return -1;
 }
 
-int sigstore_util_b64_decode(const char *in, size_t in_len, unsigned char **out, size_t *out_len)
+/* Padded standard base64 (url false), or unpadded base64url (url true). */
+static int b64_decode(const char *in, size_t in_len, bool url, unsigned char **out, size_t *out_len)
 {
 	unsigned char *buf = NULL;
-	size_t pad = 0, n = 0;
+	size_t pad = 0, n = 0, groups;
 	int ret = -EINVAL;
 
 	*out = NULL;
 	*out_len = 0;
-	if (in_len % 4 != 0)
-		goto out;
-	if (in_len > 0 && in[in_len - 1] == '=')
-		pad++;
-	if (in_len > 1 && in[in_len - 2] == '=')
-		pad++;
-	buf = malloc(in_len / 4 * 3 + 1);
+	if (url) {
+		if (in_len % 4 == 1)
+			goto out;
+		pad = (4 - in_len % 4) % 4;
+	} else {
+		if (in_len % 4 != 0)
+			goto out;
+		if (in_len > 0 && in[in_len - 1] == '=')
+			pad++;
+		if (in_len > 1 && in[in_len - 2] == '=')
+			pad++;
+	}
+	groups = (in_len + 3) / 4;
+	buf = malloc(groups * 3 + 1);
 	if (!buf) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < in_len; i += 4) {
+	for (size_t g = 0; g < groups; g++) {
+		size_t i = g * 4;
 		int v[4];
-		bool last = i + 4 == in_len;
+		bool last = g + 1 == groups;
 
 		for (int k = 0; k < 4; k++) {
 			bool is_pad = last && (size_t)k >= 4 - pad;
 
-			v[k] = is_pad ? 0 : b64_value((unsigned char)in[i + k]);
+			v[k] = is_pad ? 0 : b64_value((unsigned char)in[i + k], url);
 			if (v[k] < 0)
 				goto out;
 		}
@@ -80,6 +90,16 @@ int sigstore_util_b64_decode(const char *in, size_t in_len, unsigned char **out,
 out:
 	free(buf);
 	return ret;
+}
+
+int sigstore_util_b64_decode(const char *in, size_t in_len, unsigned char **out, size_t *out_len)
+{
+	return b64_decode(in, in_len, false, out, out_len);
+}
+
+int sigstore_util_b64url_decode(const char *in, size_t in_len, unsigned char **out, size_t *out_len)
+{
+	return b64_decode(in, in_len, true, out, out_len);
 }
 
 char *sigstore_util_b64_encode(const unsigned char *in, size_t len)

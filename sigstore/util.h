@@ -29,6 +29,9 @@ enum sigstore_hash {
 int sigstore_util_b64_decode(const char *in, size_t in_len, unsigned char **out, size_t *out_len);
 /* Standard base64 with padding; returns a NUL-terminated string the caller frees, or NULL. */
 char *sigstore_util_b64_encode(const unsigned char *in, size_t len);
+/* Unpadded base64url (RFC 4648 §5, as in JWS); *out is NUL-terminated; caller frees. */
+int sigstore_util_b64url_decode(const char *in, size_t in_len, unsigned char **out,
+				size_t *out_len);
 /* Exactly 2*out_len hex digits (either case) into out. */
 int sigstore_util_hex_decode(const char *in, unsigned char *out, size_t out_len);
 /* out must hold 2*len+1 bytes; lower case. */

@@ -46,6 +46,7 @@
 #include "daemon/config.h"
 #include "daemon/grpc.h"
 #include "sigstore/conformance.h"
+#include "sigstore/util.h"
 #include "daemon/proto.h"
 
 #ifndef ATTESTD_VERSION
@@ -2197,58 +2198,12 @@ out:
 
 /* ---- JWT ---------------------------------------------------------------------------------- */
 
-static int b64url_digit(char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '-')
-		return 62;
-	if (ch == '_')
-		return 63;
-	return -1;
-}
-
-/* Decodes unpadded base64url into a new buffer (caller frees); NULL if malformed. */
-static uint8_t *b64url_decode(const char *in, size_t n, size_t *out_len)
-{
-	uint8_t *out;
-	uint32_t acc = 0;
-	size_t i, o = 0;
-	int bits = 0, d;
-
-	if (n % 4 == 1)
-		return NULL;
-	out = malloc(n * 3 / 4 + 1);
-	if (!out)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		d = b64url_digit(in[i]);
-		if (d < 0) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (uint32_t)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	*out_len = o;
-	return out;
-}
-
 /* The JSON object in segment seg (0 = header, 1 = claims) of a compact JWS; NULL if the token
  * is not one. Only for display: attestctl verifies nothing itself (see validate jwt). */
 static json_t *jwt_segment(const char *token, int seg)
 {
 	const char *p = token, *dot;
-	uint8_t *raw;
+	unsigned char *raw;
 	size_t len;
 	json_t *j;
 
@@ -2261,8 +2216,7 @@ static json_t *jwt_segment(const char *token, int seg)
 	dot = strchr(p, '.');
 	if (!dot)
 		return NULL;
-	raw = b64url_decode(p, (size_t)(dot - p), &len);
-	if (!raw)
+	if (sigstore_util_b64url_decode(p, (size_t)(dot - p), &raw, &len) < 0)
 		return NULL;
 	j = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, NULL);
 	free(raw);

@@ -55,6 +55,42 @@ static void test_b64(void **state)
 	}
 }
 
+static const struct {
+	const char *name;
+	const char *in;
+	int ret;
+	const char *out;
+} b64url[] = {
+	{"empty", "", 0, ""},
+	{"one byte", "YQ", 0, "a"},
+	{"two bytes", "YWI", 0, "ab"},
+	{"three bytes", "YWJj", 0, "abc"},
+	{"url alphabet", "-_8", 0, "\xfb\xff"},
+	{"standard alphabet", "+/8", -EINVAL, NULL},
+	{"padded", "YQ==", -EINVAL, NULL},
+	{"impossible length", "YWJjZ", -EINVAL, NULL},
+	{"dot", "YW.j", -EINVAL, NULL},
+};
+
+static void test_b64url(void **state)
+{
+	for (size_t i = 0; i < sizeof(b64url) / sizeof(b64url[0]); i++) {
+		unsigned char *out = NULL;
+		size_t len = 0;
+		int ret =
+			sigstore_util_b64url_decode(b64url[i].in, strlen(b64url[i].in), &out, &len);
+
+		if (ret != b64url[i].ret)
+			fail_msg("%s: ret %d", b64url[i].name, ret);
+		if (!ret) {
+			assert_int_equal(len, strlen(b64url[i].out));
+			assert_memory_equal(out, b64url[i].out, len);
+			assert_int_equal(out[len], 0);
+		}
+		free(out);
+	}
+}
+
 static void test_hex(void **state)
 {
 	unsigned char out[2];
@@ -167,9 +203,9 @@ static void test_sign_verify(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_b64),	    cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_time),	    cmocka_unit_test(test_int64),
-		cmocka_unit_test(test_sign_verify),
+		cmocka_unit_test(test_b64),   cmocka_unit_test(test_b64url),
+		cmocka_unit_test(test_hex),   cmocka_unit_test(test_time),
+		cmocka_unit_test(test_int64), cmocka_unit_test(test_sign_verify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
