@@ -18,7 +18,7 @@
 #define HTTP_FETCH_CONNECT_TO_MAX (KUBELET_MAX_HOST + 32)
 #define HTTP_FETCH_CA_CACHE_S	  60 /* seconds libcurl may keep a parsed CA file */
 
-struct http_request {
+struct http_fetch_req {
 	struct http_fetch *hf;
 	CURL *easy;
 	struct curl_slist *headers;
@@ -30,14 +30,14 @@ struct http_request {
 	http_fetch_cb cb;
 	void *arg;
 	char errbuf[CURL_ERROR_SIZE];
-	struct http_request *prev, *next;
+	struct http_fetch_req *prev, *next;
 };
 
 struct http_fetch {
 	struct loop *loop;
 	CURLM *multi;
 	uint64_t timer_id; /* 0 = none armed */
-	struct http_request *reqs;
+	struct http_fetch_req *reqs;
 	size_t pending;
 };
 
@@ -54,7 +54,7 @@ errfmt(char *buf, size_t size, const char *fmt, ...)
 
 /* ---- request bookkeeping -------------------------------------------------------------- */
 
-static void req_unlink(struct http_request *r)
+static void req_unlink(struct http_fetch_req *r)
 {
 	struct http_fetch *hf = r->hf;
 
@@ -69,7 +69,7 @@ static void req_unlink(struct http_request *r)
 }
 
 /* Removes the easy handle from the multi handle and frees everything but the body. */
-static void req_destroy(struct http_request *r)
+static void req_destroy(struct http_fetch_req *r)
 {
 	if (r->easy) {
 		curl_multi_remove_handle(r->hf->multi, r->easy);
@@ -83,7 +83,7 @@ static void req_destroy(struct http_request *r)
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
-	struct http_request *r = userp;
+	struct http_fetch_req *r = userp;
 	size_t n = size * nmemb;
 
 	if (n > r->max_body - r->len) {
@@ -147,7 +147,7 @@ static int curl_rc_to_errno(CURLcode c)
 }
 
 /* The transfer r finished with curl code c: unlink, build the result, free, call back. */
-static void req_complete(struct http_request *r, CURLcode c)
+static void req_complete(struct http_fetch_req *r, CURLcode c)
 {
 	struct http_result res = {0};
 	http_fetch_cb cb = r->cb;
@@ -199,7 +199,7 @@ static void check_done(struct http_fetch *hf)
 	int left;
 
 	while ((msg = curl_multi_info_read(hf->multi, &left))) {
-		struct http_request *r = NULL;
+		struct http_fetch_req *r = NULL;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
@@ -326,7 +326,7 @@ void http_fetch_free(struct http_fetch *hf)
 	curl_global_cleanup();
 }
 
-void http_fetch_cancel(struct http_fetch *hf, struct http_request *r)
+void http_fetch_cancel(struct http_fetch *hf, struct http_fetch_req *r)
 {
 	if (!r)
 		return;
@@ -379,7 +379,7 @@ static int check_opts(const struct http_fetch_opts *o)
 }
 
 /* Sets every option of r->easy from o. -ENOMEM or -EIO. */
-static int setup_easy(struct http_request *r, const struct http_fetch_opts *o)
+static int setup_easy(struct http_fetch_req *r, const struct http_fetch_opts *o)
 {
 	CURL *e = r->easy;
 	CURLcode c = CURLE_OK;
@@ -446,9 +446,9 @@ static int setup_easy(struct http_request *r, const struct http_fetch_opts *o)
 }
 
 int http_fetch_get(struct http_fetch *hf, const struct http_fetch_opts *opts, http_fetch_cb cb,
-		   void *arg, struct http_request **out)
+		   void *arg, struct http_fetch_req **out)
 {
-	struct http_request *r;
+	struct http_fetch_req *r;
 	int rc;
 
 	if (out)
@@ -496,7 +496,7 @@ fail:
 
 struct io_fetch {
 	struct http_fetch *hf;
-	struct http_request *req;
+	struct http_fetch_req *req;
 	kubelet_fetch_done done;
 	void *arg;
 };

@@ -26,7 +26,7 @@
 #define HTTP_FETCH_ERR_MAX	   256
 
 struct http_fetch;
-struct http_request;
+struct http_fetch_req;
 
 struct http_fetch_opts {
 	const char *url;	 /* http:// or https:// */
@@ -84,10 +84,10 @@ void http_fetch_free(struct http_fetch *hf);
  * cert without key, max_body too large), -ENOMEM, -EIO (libcurl refused an option).
  */
 int http_fetch_get(struct http_fetch *hf, const struct http_fetch_opts *opts, http_fetch_cb cb,
-		   void *arg, struct http_request **req);
+		   void *arg, struct http_fetch_req **req);
 
 /* Aborts a request whose callback has not run yet; its callback will never run. */
-void http_fetch_cancel(struct http_fetch *hf, struct http_request *req);
+void http_fetch_cancel(struct http_fetch *hf, struct http_fetch_req *req);
 
 /* Requests started and not yet completed or cancelled. */
 size_t http_fetch_pending(const struct http_fetch *hf);

@@ -206,7 +206,7 @@ static void test_cancel(void **state)
 {
 	struct env e;
 	struct got g = {0}, g2 = {0};
-	struct http_request *r, *r2;
+	struct http_fetch_req *r, *r2;
 	struct http_fetch_opts o = {0};
 	bool expired;
 
