@@ -36,6 +36,7 @@ BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
 ATTEST_SRCS := $(wildcard attest/*.c)
 DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+DAEMON_ASM  := $(wildcard daemon/*.S)
 SIGSTORE_SRCS := $(wildcard sigstore/*.c)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -44,7 +45,7 @@ HDRS        := $(wildcard bpf/*.h attest/*.h daemon/*.h sigstore/*.h tools/*.h t
 
 lib_objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 ATTEST_OBJS   = $(call lib_objs,$(BUILD),$(ATTEST_SRCS))
-DAEMON_OBJS   = $(call lib_objs,$(BUILD),$(DAEMON_SRCS))
+DAEMON_OBJS   = $(call lib_objs,$(BUILD),$(DAEMON_SRCS)) $(patsubst %.S,$(BUILD)/obj/%.o,$(DAEMON_ASM))
 SIGSTORE_OBJS = $(call lib_objs,$(BUILD),$(SIGSTORE_SRCS))
 LIBS = $(BUILD)/libdaemon.a $(BUILD)/libattest.a $(if $(SIGSTORE_SRCS),$(BUILD)/libsigstore.a)
 
@@ -55,7 +56,8 @@ BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .PHONY: all deps asan test unit unit-asan e2e kernels fuzz fuzz-smoke bench run fmt fmt-check clean
 
 all: $(BUILD)/attestd $(BUILD)/attestctl $(BUILD)/tests/peer_client $(BUILD)/tests/runtime_lookup \
-	$(BUILD)/tests/sigstore_conformance $(BUILD)/tests/oci_fetch
+	$(BUILD)/tests/sigstore_conformance $(BUILD)/tests/oci_fetch \
+	$(BUILD)/tests/sigstore_signer
 
 # ---- dependencies -------------------------------------------------------------------------
 deps:
@@ -83,6 +85,11 @@ $(BUILD)/obj/%.o: %.c $(HDRS) | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# daemon/trusted_root_blob.S builds deploy/trusted_root.json in with .incbin (path from here)
+$(BUILD)/obj/%.o: %.S deploy/trusted_root.json
+	@mkdir -p $(@D)
+	$(CC) -Wa,-I. -c $< -o $@
+
 $(BUILD)/libattest.a: $(ATTEST_OBJS)
 	@rm -f $@; ar rcs $@ $^
 $(BUILD)/libdaemon.a: $(DAEMON_OBJS)
@@ -104,6 +111,9 @@ $(BUILD)/tests/sigstore_conformance: $(BUILD)/obj/tests/tools/sigstore_conforman
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/oci_fetch: $(BUILD)/obj/tests/tools/oci_fetch.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/sigstore_signer: $(BUILD)/obj/tests/tools/sigstore_signer.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
@@ -140,12 +150,16 @@ kernels: all
 FUZZ_BUILD = $(BUILD)/fuzz
 FUZZ_CFLAGS = $(CSTD) -O1 -g -I. -I$(BUILD) $(PKG_CFLAGS) -DATTESTD_VERSION='"fuzz"' \
 	-fsanitize=fuzzer-no-link,address,undefined
-FUZZ_LIB_OBJS = $(call lib_objs,$(FUZZ_BUILD),$(ATTEST_SRCS) $(DAEMON_SRCS) $(SIGSTORE_SRCS))
+FUZZ_LIB_OBJS = $(call lib_objs,$(FUZZ_BUILD),$(ATTEST_SRCS) $(DAEMON_SRCS) $(SIGSTORE_SRCS)) \
+	$(patsubst %.S,$(FUZZ_BUILD)/obj/%.o,$(DAEMON_ASM))
 FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
 
 $(FUZZ_BUILD)/obj/%.o: %.c $(HDRS) | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_BUILD)/obj/%.o: %.S deploy/trusted_root.json
+	@mkdir -p $(@D)
+	$(CLANG) -Wa,-I. -c $< -o $@
 $(FUZZ_BUILD)/libfuzzlibs.a: $(FUZZ_LIB_OBJS)
 	@rm -f $@; ar rcs $@ $^
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_BUILD)/libfuzzlibs.a $(HDRS)

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 
 #include "sigstore/oci.h"
+#include "sigstore/oci_auth.h"
 #include "sigstore/util.h"
 
 #define OCI_MAX_HEADER	       4096 /* bytes of one response header value we keep */
@@ -32,10 +34,24 @@ struct sigstore_oci_client {
 	char *ca_file;
 	bool insecure_http;
 	long timeout_ms;
-	json_t *docker_config; /* parsed config.json, or NULL */
+	long helper_timeout_ms;		/* credential plugins and helpers; 0 = their default */
+	uint64_t deadline_ms;		/* absolute CLOCK_MONOTONIC ms, 0 = none */
+	const atomic_bool *cancel;	/* or NULL */
+	struct sigstore_oci_auth *auth; /* credential sources */
+	bool cred_valid;		/* cred holds the lookup for cred_key */
+	char cred_key[600];		/* registry/repo */
+	struct sigstore_oci_cred cred;
 	char token[OCI_MAX_TOKEN];
 	char token_key[768]; /* host + scope the token was issued for */
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* ---- parsing ------------------------------------------------------------------------------ */
 
@@ -642,15 +658,45 @@ static void resp_reset(struct resp *r, size_t max)
 	r->max = max;
 }
 
-/* One GET; auth is an "Authorization: ..." header or NULL. */
+/* Stops the transfer in flight once the client's cancel flag is set. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	const struct sigstore_oci_client *c = ud;
+
+	return c->cancel && atomic_load(c->cancel) ? 1 : 0;
+}
+
+/*
+ * One GET; auth is an "Authorization: ..." header or NULL, cred Basic credentials or NULL.
+ * The request's timeout is capped by the time left before the client's deadline.
+ */
 static int http_get(struct sigstore_oci_client *c, const char *url, const char *accept,
-		    const char *auth, const char *userpwd, struct resp *r, char err[256])
+		    const char *auth, const struct sigstore_oci_cred *cred, struct resp *r,
+		    char err[256])
 {
 	struct curl_slist *hdrs = NULL, *tmp;
 	char line[OCI_MAX_TOKEN + 64];
+	long timeout = c->timeout_ms;
 	CURLcode rc;
 	int ret = -EIO;
 
+	if (c->cancel && atomic_load(c->cancel)) {
+		snprintf(err, 256, "GET %.180s: cancelled", url);
+		ret = -ECANCELED;
+		goto out;
+	}
+	if (c->deadline_ms) {
+		uint64_t now = now_ms();
+
+		if (now >= c->deadline_ms) {
+			snprintf(err, 256, "GET %.180s: deadline reached", url);
+			ret = -ETIMEDOUT;
+			goto out;
+		}
+		if (c->deadline_ms - now < (uint64_t)timeout)
+			timeout = (long)(c->deadline_ms - now);
+	}
 	curl_easy_reset(c->curl);
 	if (accept) {
 		snprintf(line, sizeof(line), "Accept: %s", accept);
@@ -669,8 +715,13 @@ static int http_get(struct sigstore_oci_client *c, const char *url, const char *
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	if (c->cancel) {
+		curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+	}
 	/* registries redirect blob GETs to storage; never send credentials there */
 	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_MAXREDIRS, 5L);
@@ -680,19 +731,31 @@ static int http_get(struct sigstore_oci_client *c, const char *url, const char *
 			 c->insecure_http ? "http,https" : "https");
 	if (c->ca_file)
 		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
-	if (userpwd) {
+	if (cred) {
+		/* separately: a user name may hold ':' */
 		curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(c->curl, CURLOPT_USERPWD, userpwd);
+		curl_easy_setopt(c->curl, CURLOPT_USERNAME, cred->username);
+		curl_easy_setopt(c->curl, CURLOPT_PASSWORD, cred->password);
 	}
 	rc = curl_easy_perform(c->curl);
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	if (cred) /* curl keeps a copy of the password: drop it now */
+		curl_easy_setopt(c->curl, CURLOPT_PASSWORD, "");
 	if (r->too_big) {
 		snprintf(err, 256, "GET %.180s: response larger than %zu bytes", url, r->max);
 		ret = -E2BIG;
 		goto out;
 	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(err, 256, "GET %.180s: cancelled", url);
+		ret = -ECANCELED;
+		goto out;
+	}
 	if (rc == CURLE_OPERATION_TIMEDOUT) {
-		snprintf(err, 256, "GET %.180s: timed out", url);
+		if (c->deadline_ms && now_ms() >= c->deadline_ms)
+			snprintf(err, 256, "GET %.180s: deadline reached", url);
+		else
+			snprintf(err, 256, "GET %.180s: timed out", url);
 		ret = -ETIMEDOUT;
 		goto out;
 	}
@@ -709,44 +772,32 @@ out:
 	return ret;
 }
 
-/* "user:password" for host from docker config.json (caller frees), or NULL. */
-static char *docker_creds(struct sigstore_oci_client *c, const char *registry)
+/*
+ * Credentials for ref's registry and repository (*out NULL: anonymous), looked up once per
+ * registry/repository and client. A failing plugin or helper is -EACCES with err naming it.
+ */
+static int get_creds(struct sigstore_oci_client *c, const struct sigstore_oci_ref *ref,
+		     const struct sigstore_oci_cred **out, char err[256])
 {
-	char keys[3][300];
-	json_t *auths, *e, *v, *u, *p;
-	unsigned char *dec = NULL;
-	size_t dec_len;
-	char *res = NULL;
+	char key[sizeof(c->cred_key)];
+	int ret;
 
-	if (!c->docker_config)
-		return NULL;
-	auths = json_object_get(c->docker_config, "auths");
-	if (!json_is_object(auths))
-		return NULL;
-	snprintf(keys[0], sizeof(keys[0]), "%s", registry);
-	snprintf(keys[1], sizeof(keys[1]), "https://%s", registry);
-	snprintf(keys[2], sizeof(keys[2]), "%s",
-		 strcmp(registry, "docker.io") ? registry : "https://index.docker.io/v1/");
-	for (int i = 0; i < 3 && !res; i++) {
-		e = json_object_get(auths, keys[i]);
-		if (!json_is_object(e))
-			continue;
-		v = json_object_get(e, "auth");
-		u = json_object_get(e, "username");
-		p = json_object_get(e, "password");
-		if (json_is_string(v) && json_string_length(v)) {
-			if (sigstore_util_b64_decode(json_string_value(v), json_string_length(v),
-						     &dec, &dec_len) == 0 &&
-			    memchr(dec, ':', dec_len) && strlen((char *)dec) == dec_len)
-				res = strdup((char *)dec);
-			free(dec);
-			dec = NULL;
-		} else if (json_is_string(u) && json_is_string(p)) {
-			if (asprintf(&res, "%s:%s", json_string_value(u), json_string_value(p)) < 0)
-				res = NULL;
-		}
+	*out = NULL;
+	snprintf(key, sizeof(key), "%s/%s", ref->registry, ref->repo);
+	if (!c->cred_valid || strcmp(key, c->cred_key)) {
+		c->cred_valid = false;
+		ret = sigstore_oci_auth_lookup(c->auth, ref->registry, ref->repo,
+					       c->helper_timeout_ms, c->deadline_ms, c->cancel,
+					       &c->cred, err);
+		if (ret)
+			return ret == -ETIMEDOUT || ret == -ECANCELED || ret == -ENOMEM ? ret
+											: -EACCES;
+		memcpy(c->cred_key, key, sizeof(key));
+		c->cred_valid = true;
 	}
-	return res;
+	if (c->cred.found)
+		*out = &c->cred;
+	return 0;
 }
 
 static int url_escape(CURL *curl, const char *s, char *dst, size_t size)
@@ -767,7 +818,7 @@ static int fetch_token(struct sigstore_oci_client *c, const struct sigstore_oci_
 		       const struct sigstore_oci_challenge *ch, char err[256])
 {
 	char url[OCI_MAX_URL], svc[512], scope[768], want_scope[512];
-	char *creds = NULL;
+	const struct sigstore_oci_cred *creds = NULL;
 	struct resp r = {.max = SIGSTORE_OCI_MAX_TOKEN_RESP};
 	json_t *j = NULL, *t;
 	int ret;
@@ -783,8 +834,8 @@ static int fetch_token(struct sigstore_oci_client *c, const struct sigstore_oci_
 		ret = -ENAMETOOLONG;
 		goto out;
 	}
-	creds = docker_creds(c, ref->registry);
-	if ((ret = http_get(c, url, "application/json", NULL, creds, &r, err)))
+	if ((ret = get_creds(c, ref, &creds, err)) ||
+	    (ret = http_get(c, url, "application/json", NULL, creds, &r, err)))
 		goto out;
 	if (r.status != 200) {
 		snprintf(err, 256, "token %.150s: HTTP %ld", ch->realm, r.status);
@@ -814,7 +865,6 @@ static int fetch_token(struct sigstore_oci_client *c, const struct sigstore_oci_
 	ret = 0;
 out:
 	json_decref(j);
-	free(creds);
 	free(r.body);
 	return ret;
 }
@@ -826,7 +876,7 @@ static int registry_get(struct sigstore_oci_client *c, const struct sigstore_oci
 {
 	char url[OCI_MAX_URL], key[768], auth[OCI_MAX_TOKEN + 32];
 	struct sigstore_oci_challenge ch;
-	char *creds = NULL;
+	const struct sigstore_oci_cred *creds = NULL;
 	int ret;
 
 	if (snprintf(url, sizeof(url), "%s://%s/v2/%s/%s", c->insecure_http ? "http" : "https",
@@ -855,7 +905,8 @@ static int registry_get(struct sigstore_oci_client *c, const struct sigstore_oci
 				goto out;
 			snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
 		} else {
-			creds = docker_creds(c, ref->registry);
+			if ((ret = get_creds(c, ref, &creds, err)))
+				goto out;
 			if (!creds)
 				break;
 			auth[0] = '\0';
@@ -870,7 +921,6 @@ static int registry_get(struct sigstore_oci_client *c, const struct sigstore_oci
 		ret = -EIO;
 	}
 out:
-	free(creds);
 	return ret;
 }
 
@@ -1157,9 +1207,13 @@ void sigstore_oci_sigs_clear(struct sigstore_oci_sigs *s)
 int sigstore_oci_client_new(const struct sigstore_oci_client_opts *o,
 			    struct sigstore_oci_client **out, char err[256])
 {
+	struct sigstore_oci_auth_opts ao = {
+		.provider_config = o->credential_provider_config,
+		.provider_bin_dir = o->credential_provider_bin_dir,
+		.docker_config = o->docker_config,
+		.helper_dir = o->credential_helper_dir,
+	};
 	struct sigstore_oci_client *c;
-	unsigned char *cfg = NULL;
-	size_t cfg_len;
 	int ret = -ENOMEM;
 
 	*out = NULL;
@@ -1169,19 +1223,13 @@ int sigstore_oci_client_new(const struct sigstore_oci_client_opts *o,
 		goto out;
 	c->insecure_http = o->insecure_http;
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : OCI_DEFAULT_TIMEOUT_MS;
+	c->helper_timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 0;
+	c->deadline_ms = o->deadline_ms;
+	c->cancel = o->cancel;
 	if (o->ca_file && !(c->ca_file = strdup(o->ca_file)))
 		goto out;
-	if (o->docker_config) {
-		ret = sigstore_util_read_file(o->docker_config, SIGSTORE_OCI_MAX_DOCKER_CONFIG,
-					      &cfg, &cfg_len, err);
-		if (ret)
-			goto out;
-		ret = -EPROTO;
-		c->docker_config = load_json((char *)cfg, cfg_len, SIGSTORE_OCI_MAX_DOCKER_CONFIG,
-					     o->docker_config, err);
-		if (!c->docker_config)
-			goto out;
-	}
+	if ((ret = sigstore_oci_auth_new(&ao, &c->auth, err)))
+		goto out;
 	ret = -ENOMEM;
 	c->curl = curl_easy_init();
 	if (!c->curl) {
@@ -1192,7 +1240,6 @@ int sigstore_oci_client_new(const struct sigstore_oci_client_opts *o,
 	c = NULL;
 	ret = 0;
 out:
-	free(cfg);
 	sigstore_oci_client_free(c);
 	return ret;
 }
@@ -1203,8 +1250,9 @@ void sigstore_oci_client_free(struct sigstore_oci_client *c)
 		return;
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
-	json_decref(c->docker_config);
+	sigstore_oci_auth_free(c->auth);
 	free(c->ca_file);
+	sigstore_oci_cred_clear(&c->cred);
 	explicit_bzero(c->token, sizeof(c->token));
 	free(c);
 }

@@ -1,7 +1,8 @@
 /*
  * oci.h - fetching Sigstore signatures for an image digest from an OCI registry (blocking
  * libcurl; call it from the worker pool). Image references, registry Bearer token auth with
- * docker config.json credentials, cosign v3 referrer bundles (OCI 1.1 referrers API, falling
+ * credentials from sigstore/oci_auth.h (kubelet credential-provider plugins, docker config.json
+ * and credential helpers), an overall deadline and a cancel flag, cosign v3 referrer bundles (OCI 1.1 referrers API, falling
  * back to the sha256-<hex> index tag), legacy sha256-<hex>.sig and .att layers. Every manifest
  * and blob is fetched by digest and hashed; tags are only ever resolved to a digest.
  * Nothing here verifies a signature: sigstore/verify.h does.
@@ -9,6 +10,7 @@
 #ifndef SIGSTORE_OCI_H
 #define SIGSTORE_OCI_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,7 +97,17 @@ struct sigstore_oci_client_opts {
 	const char *ca_file;	   /* NULL = system CAs */
 	bool insecure_http;	   /* plain http (tests only) */
 	const char *docker_config; /* path of a docker config.json, or NULL */
-	long timeout_ms;	   /* per request; 0 = 30 s */
+	long timeout_ms;	   /* per request; 0 = 30 s (plugin/helper runs: 10 s) */
+	/* kubelet CredentialProviderConfig (YAML/JSON) and its plugins' directory, or NULL */
+	const char *credential_provider_config;
+	const char *credential_provider_bin_dir;
+	/* where docker-credential-<helper> is looked up before $PATH, or NULL */
+	const char *credential_helper_dir;
+	uint64_t deadline_ms;	   /* absolute CLOCK_MONOTONIC milliseconds; 0 = none. Requests
+				      fail with -ETIMEDOUT once it passes (per-request timeout is
+				      capped by the time left). */
+	const atomic_bool *cancel; /* when it becomes true, the request in flight stops:
+				      -ECANCELED (checked between requests too), or NULL */
 };
 
 /* Not thread-safe: one client per thread (it keeps a curl handle and the last token). */
@@ -137,8 +149,9 @@ struct sigstore_oci_sigs {
 /*
  * Collects every signature for ref's image (ref->digest must be set: resolve it first):
  * referrer bundles, then legacy .sig, then .att. 0 with out->n >= 1; -ENOENT when none was
- * found; -EACCES (auth), -ETIMEDOUT, -EIO (network, 5xx), -EPROTO (malformed data, digest
- * mismatch), -E2BIG (caps) with err naming the request. out is cleared by the caller.
+ * found; -EACCES (auth, or a failing credential plugin/helper), -ETIMEDOUT (a request or the
+ * deadline), -ECANCELED, -EIO (network, 5xx), -EPROTO (malformed data, digest mismatch),
+ * -E2BIG (caps) with err naming the request. out is cleared by the caller.
  */
 int sigstore_oci_fetch_bundles(struct sigstore_oci_client *c, const struct sigstore_oci_ref *ref,
 			       struct sigstore_oci_sigs *out, char err[256]);

@@ -35,6 +35,10 @@ struct sigstore_verify_opts {
 	bool skip_sct;	       /* enforce_sct: false (private deployments without CT) */
 	const char *rekor_url; /* if set, a verified entry must come from this trusted log */
 	int64_t now;	       /* Unix seconds; 0 = the current time */
+	/* Ignore transparency log entries: a keyless bundle then needs an RFC 3161 timestamp
+	 * for its verified time, else it fails ("keyless signatures need the transparency
+	 * log"); the result has log_index -1 and an empty log_id_hex. */
+	bool skip_tlog;
 };
 
 struct sigstore_verify_result {

@@ -15,19 +15,16 @@ import http.server
 import json
 import os
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 import helpers
+from sigstore_env import (BUNDLE_TYPE, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Registry,
+                          registry_prereqs, sha256)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.environ.get("ATTESTD_FIXTURES",
@@ -35,19 +32,10 @@ FIXTURES = os.environ.get("ATTESTD_FIXTURES",
 IMAGE_DIR = os.path.join(FIXTURES, "sigstore", "cosign-image")
 TRUSTED_ROOT = os.path.join(FIXTURES, "sigstore", "public-good", "trusted_root.json")
 OCI_FETCH = os.path.join(helpers.BUILD, "tests", "oci_fetch")
-REGISTRY = "/usr/bin/docker-registry"
 
-BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 IMAGE_DIGEST = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4"
 IDENTITY = "cody@soyland.com"
 ISSUER = "https://github.com/login/oauth"
-
-
-def sha256(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def read(name):
@@ -55,121 +43,11 @@ def read(name):
         return f.read()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Registry:
-    """A docker-registry process with its own CA, certificate and storage under tmp."""
-
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.port = free_port()
-        self.host = "127.0.0.1:%d" % self.port
-        self.ca = os.path.join(tmp, "ca.pem")
-        self.proc = None
-        self.log = None
-
-    def _openssl(self, *args):
-        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
-
-    def make_certs(self):
-        t = self.tmp
-        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                      "-nodes", "-keyout", t + "/ca.key", "-out", self.ca, "-days", "2",
-                      "-subj", "/CN=attestd test CA")
-        self._openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                      "-keyout", t + "/srv.key", "-out", t + "/srv.csr", "-subj", "/CN=127.0.0.1")
-        with open(t + "/ext.cnf", "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                    "extendedKeyUsage=serverAuth\n")
-        self._openssl("x509", "-req", "-in", t + "/srv.csr", "-CA", self.ca, "-CAkey",
-                      t + "/ca.key", "-CAcreateserial", "-out", t + "/srv.pem", "-days", "2",
-                      "-extfile", t + "/ext.cnf")
-
-    def start(self):
-        self.make_certs()
-        cfg = os.path.join(self.tmp, "config.yml")
-        with open(cfg, "w") as f:
-            f.write("version: 0.1\n"
-                    "log:\n  level: warn\n"
-                    "storage:\n  filesystem:\n    rootdirectory: %s/data\n"
-                    "  delete:\n    enabled: true\n"
-                    "http:\n  addr: %s\n  tls:\n    certificate: %s/srv.pem\n"
-                    "    key: %s/srv.key\n" % (self.tmp, self.host, self.tmp, self.tmp))
-        self.log = open(os.path.join(self.tmp, "registry.log"), "wb")
-        self.proc = subprocess.Popen([REGISTRY, "serve", cfg], stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        self.ctx = ssl.create_default_context(cafile=self.ca)
-        deadline = time.time() + 15
-        while True:
-            try:
-                if self.request("GET", "/v2/")[0] == 200:
-                    return
-            except (OSError, urllib.error.URLError):
-                pass
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("docker-registry did not start: %s" % self.log_text())
-            time.sleep(0.1)
-
-    def log_text(self):
-        try:
-            with open(os.path.join(self.tmp, "registry.log"), "rb") as f:
-                return f.read()[-2000:].decode(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        if self.log:
-            self.log.close()
-
-    def request(self, method, path, data=None, headers=None):
-        url = path if path.startswith("https://") else "https://%s%s" % (self.host, path)
-        req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
-                return r.status, dict(r.headers), r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read()
-
-    def put_blob(self, repo, data):
-        digest = sha256(data)
-        st, hdrs, body = self.request("POST", "/v2/%s/blobs/uploads/" % repo, b"")
-        assert st == 202, (st, body)
-        loc = hdrs["Location"]
-        if loc.startswith("/"):
-            loc = "https://%s%s" % (self.host, loc)
-        loc += ("&" if "?" in loc else "?") + "digest=" + digest
-        st, _, body = self.request("PUT", loc, data,
-                                   {"Content-Type": "application/octet-stream"})
-        assert st == 201, (st, body)
-        return {"digest": digest, "size": len(data)}
-
-    def put_manifest(self, repo, ref, data, media_type):
-        st, hdrs, body = self.request("PUT", "/v2/%s/manifests/%s" % (repo, ref), data,
-                                      {"Content-Type": media_type})
-        assert st == 201, (st, body)
-        assert hdrs.get("Docker-Content-Digest") == sha256(data), "registry changed the bytes"
-        return sha256(data)
-
-
 @pytest.fixture
 def registry():
-    if os.geteuid() != 0:
-        pytest.skip("needs root: starts docker-registry on 127.0.0.1")
-    if not os.access(REGISTRY, os.X_OK):
-        pytest.skip("needs docker-registry: apt-get install docker-registry (make deps)")
-    if shutil.which("openssl") is None:
-        pytest.skip("needs openssl: apt-get install openssl")
+    why = registry_prereqs()
+    if why:
+        pytest.skip(why)
     if not os.access(OCI_FETCH, os.X_OK):
         pytest.skip("needs %s: build it with `make all` (ATTESTD_BUILD=%s)"
                     % (OCI_FETCH, helpers.BUILD))

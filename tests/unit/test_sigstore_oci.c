@@ -2,16 +2,25 @@
  * test_sigstore_oci.c - the pure parsers of sigstore/oci.c: image references (docker.io
  * defaults, ports, tags, digests), WWW-Authenticate challenges, manifests and indexes (caps,
  * cosign annotations, subject), simple-signing payloads (digest rule, duplicate and case-variant
- * keys). The network half is covered by tests/e2e/test_sigstore_registry.py.
+ * keys); the client's deadline and cancel flag against a local listener that never answers,
+ * and registry credentials from a credential-provider plugin against a tiny Basic-auth server.
+ * The rest of the network half is covered by tests/e2e/test_sigstore_registry.py.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -397,6 +406,218 @@ static void test_fetch_needs_digest(void **state)
 	sigstore_oci_client_free(c);
 }
 
+/* ---- deadline, cancel, credentials over a real socket -------------------------------------- */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A TCP listener on 127.0.0.1 (connections complete in the backlog; nobody answers). */
+static int listener(int *port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void silent_client(int port, const struct sigstore_oci_client_opts *base,
+			  struct sigstore_oci_client **c, struct sigstore_oci_ref *r)
+{
+	struct sigstore_oci_client_opts o = *base;
+	char ref[128], err[256];
+
+	o.insecure_http = true;
+	snprintf(ref, sizeof(ref), "127.0.0.1:%d/a/b:v1", port);
+	assert_int_equal(sigstore_oci_ref_parse(ref, r, err), 0);
+	assert_int_equal(sigstore_oci_client_new(&o, c, err), 0);
+}
+
+static void test_client_deadline(void **state)
+{
+	struct sigstore_oci_client_opts o = {.timeout_ms = 20000};
+	struct sigstore_oci_client *c = NULL;
+	struct sigstore_oci_ref r;
+	char digest[SIGSTORE_OCI_DIGEST_LEN], err[256];
+	int port, fd = listener(&port);
+	uint64_t t0 = mono_ms(), dt;
+
+	o.deadline_ms = t0 + 300;
+	silent_client(port, &o, &c, &r);
+	assert_int_equal(sigstore_oci_resolve_digest(c, &r, digest, err), -ETIMEDOUT);
+	dt = mono_ms() - t0;
+	if (dt < 250 || dt > 3000)
+		fail_msg("deadline of 300 ms hit after %llu ms", (unsigned long long)dt);
+	assert_non_null(strstr(err, "deadline reached"));
+	/* past the deadline nothing is sent */
+	t0 = mono_ms();
+	assert_int_equal(sigstore_oci_resolve_digest(c, &r, digest, err), -ETIMEDOUT);
+	assert_true(mono_ms() - t0 < 100);
+	sigstore_oci_client_free(c);
+	/* without a deadline the per-request timeout still applies */
+	o.deadline_ms = 0;
+	o.timeout_ms = 300;
+	silent_client(port, &o, &c, &r);
+	t0 = mono_ms();
+	assert_int_equal(sigstore_oci_resolve_digest(c, &r, digest, err), -ETIMEDOUT);
+	assert_true(mono_ms() - t0 < 3000);
+	assert_non_null(strstr(err, "timed out"));
+	sigstore_oci_client_free(c);
+	close(fd);
+}
+
+static void *cancel_after(void *arg)
+{
+	struct timespec ts = {0, 200 * 1000 * 1000};
+
+	nanosleep(&ts, NULL);
+	atomic_store((atomic_bool *)arg, true);
+	return NULL;
+}
+
+static void test_client_cancel(void **state)
+{
+	atomic_bool cancel = false;
+	struct sigstore_oci_client_opts o = {.timeout_ms = 20000, .cancel = &cancel};
+	struct sigstore_oci_client *c = NULL;
+	struct sigstore_oci_ref r;
+	char digest[SIGSTORE_OCI_DIGEST_LEN], err[256];
+	int port, fd = listener(&port);
+	uint64_t t0 = mono_ms(), dt;
+	pthread_t th;
+
+	silent_client(port, &o, &c, &r);
+	assert_int_equal(pthread_create(&th, NULL, cancel_after, &cancel), 0);
+	assert_int_equal(sigstore_oci_resolve_digest(c, &r, digest, err), -ECANCELED);
+	pthread_join(th, NULL);
+	dt = mono_ms() - t0;
+	if (dt < 150 || dt > 3000)
+		fail_msg("cancelled after %llu ms", (unsigned long long)dt);
+	assert_non_null(strstr(err, "cancelled"));
+	/* still set: the next request is not sent */
+	t0 = mono_ms();
+	assert_int_equal(sigstore_oci_resolve_digest(c, &r, digest, err), -ECANCELED);
+	assert_true(mono_ms() - t0 < 100);
+	sigstore_oci_client_free(c);
+	close(fd);
+}
+
+/*
+ * Answers up to 4 requests on fd: 200 with a small manifest when the request carries
+ * Authorization: Basic dTE6cDE= (u1:p1), else 401 with a Basic challenge.
+ */
+static void *basic_server(void *arg)
+{
+	int lfd = *(int *)arg;
+
+	for (int i = 0; i < 4; i++) {
+		char req[8192], resp[512];
+		size_t n = 0;
+		int fd = accept(lfd, NULL, NULL);
+		const char *body = "{\"schemaVersion\":2}";
+
+		if (fd < 0)
+			break;
+		while (n < sizeof(req) - 1) {
+			ssize_t k = read(fd, req + n, sizeof(req) - 1 - n);
+
+			if (k <= 0)
+				break;
+			n += (size_t)k;
+			req[n] = '\0';
+			if (strstr(req, "\r\n\r\n"))
+				break;
+		}
+		req[n] = '\0';
+		if (strstr(req, "Authorization: Basic dTE6cDE=\r\n"))
+			snprintf(resp, sizeof(resp),
+				 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+				 strlen(body), body);
+		else
+			snprintf(resp, sizeof(resp),
+				 "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic "
+				 "realm=\"r\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+		if (write(fd, resp, strlen(resp)) < 0)
+			break;
+		close(fd);
+	}
+	return NULL;
+}
+
+static void write_script(const char *path, const char *body)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\n%s\n", body);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+/* A plugin's credentials reach the registry; a failing plugin is -EACCES naming it. */
+static void test_client_provider_credentials(void **state)
+{
+	char dir[] = "/tmp/test_oci_cp_XXXXXX", cfg[128], plug[128], text[1024], err[256];
+	char digest[SIGSTORE_OCI_DIGEST_LEN], cmd[160];
+	struct sigstore_oci_client_opts o = {.timeout_ms = 5000};
+	struct sigstore_oci_client *c = NULL;
+	struct sigstore_oci_ref r;
+	pthread_t th;
+	int port, fd = listener(&port);
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cfg, sizeof(cfg), "%s/providers.yaml", dir);
+	snprintf(plug, sizeof(plug), "%s/plug", dir);
+	f = fopen(cfg, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\n"
+		"providers:\n- name: plug\n  matchImages: [\"127.0.0.1:%d\"]\n"
+		"  defaultCacheDuration: 1m\n"
+		"  apiVersion: credentialprovider.kubelet.k8s.io/v1\n",
+		port);
+	assert_int_equal(fclose(f), 0);
+	snprintf(text, sizeof(text),
+		 "echo '{\"apiVersion\":\"credentialprovider.kubelet.k8s.io/v1\",\"kind\":"
+		 "\"CredentialProviderResponse\",\"cacheKeyType\":\"Registry\",\"auth\":"
+		 "{\"127.0.0.1:%d\":{\"username\":\"u1\",\"password\":\"p1\"}}}'",
+		 port);
+	write_script(plug, text);
+	o.credential_provider_config = cfg;
+	o.credential_provider_bin_dir = dir;
+	assert_int_equal(pthread_create(&th, NULL, basic_server, &fd), 0);
+	silent_client(port, &o, &c, &r);
+	if (sigstore_oci_resolve_digest(c, &r, digest, err))
+		fail_msg("with the plugin's credentials: %s", err);
+	/* sha256 of the body the server sends only to u1:p1 */
+	assert_string_equal(digest, "sha256:bafebd36189ad3688b7b3915ea55d461e0bfcfbdde11e54b0a1239"
+				    "99fb6be50f");
+	sigstore_oci_client_free(c);
+	/* the plugin now fails: an auth error naming it, never an anonymous pull */
+	write_script(plug, "echo 'token service down' >&2; exit 2");
+	silent_client(port, &o, &c, &r);
+	assert_int_equal(sigstore_oci_resolve_digest(c, &r, digest, err), -EACCES);
+	assert_non_null(strstr(err, "credential provider plug: exit status 2: token service down"));
+	sigstore_oci_client_free(c);
+	shutdown(fd, SHUT_RDWR);
+	close(fd);
+	pthread_join(th, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +632,9 @@ int main(void)
 		cmocka_unit_test(test_simplesign),
 		cmocka_unit_test(test_client_bad_docker_config),
 		cmocka_unit_test(test_fetch_needs_digest),
+		cmocka_unit_test(test_client_deadline),
+		cmocka_unit_test(test_client_cancel),
+		cmocka_unit_test(test_client_provider_credentials),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
