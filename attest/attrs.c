@@ -17,44 +17,71 @@
  * How an attribute becomes selectors. A PLAIN row maps the attribute `attr` to
  * "<selector>:<value>" for each value. A KEYED row maps every attribute named "<attr>[<key>]" to
  * "<selector>:<key>:<value>" (e.g. kubernetes.pod.label[app]=web -> k8s:pod-label:app:web).
+ * A PRESENT row yields the fixed selector `selector` once when `attr` has any value
+ * (kubernetes.image.signature.subject -> k8s:image-signature:verified). A PER_ID row maps each
+ * value v of `attr` and each value id of `id_attr` to "<selector>:<id>:<suffix>:<v>"
+ * (SPIRE's k8s:<containerID>:image-signature-subject:<s>).
  */
 enum attr_row_kind {
 	ATTR_ROW_PLAIN,
 	ATTR_ROW_KEYED,
+	ATTR_ROW_PRESENT,
+	ATTR_ROW_PER_ID,
 };
 
 struct attr_selector_row {
 	enum attr_row_kind kind;
 	const char *attr;
-	const char *selector; /* "type:key" */
+	const char *selector; /* "type:key"; PRESENT: the whole selector; PER_ID: "type" */
+	const char *id_attr;  /* PER_ID: the attribute whose values become the key */
+	const char *suffix;   /* PER_ID: what follows the key */
 };
 
 /* Selector order is this table's order, then attribute insertion order, then value order. */
 static const struct attr_selector_row attr_selector_table[] = {
-	{ATTR_ROW_PLAIN, "unix.uid", "unix:uid"},
-	{ATTR_ROW_PLAIN, "unix.user", "unix:user"},
-	{ATTR_ROW_PLAIN, "unix.gid", "unix:gid"},
-	{ATTR_ROW_PLAIN, "unix.group", "unix:group"},
-	{ATTR_ROW_PLAIN, "unix.supplementary_gid", "unix:supplementary_gid"},
-	{ATTR_ROW_PLAIN, "unix.supplementary_group", "unix:supplementary_group"},
-	{ATTR_ROW_PLAIN, "unix.path", "unix:path"},
-	{ATTR_ROW_PLAIN, "unix.sha256", "unix:sha256"},
-	{ATTR_ROW_PLAIN, "unix.pid", "unix:pid"},
+	{ATTR_ROW_PLAIN, "unix.uid", "unix:uid", NULL, NULL},
+	{ATTR_ROW_PLAIN, "unix.user", "unix:user", NULL, NULL},
+	{ATTR_ROW_PLAIN, "unix.gid", "unix:gid", NULL, NULL},
+	{ATTR_ROW_PLAIN, "unix.group", "unix:group", NULL, NULL},
+	{ATTR_ROW_PLAIN, "unix.supplementary_gid", "unix:supplementary_gid", NULL, NULL},
+	{ATTR_ROW_PLAIN, "unix.supplementary_group", "unix:supplementary_group", NULL, NULL},
+	{ATTR_ROW_PLAIN, "unix.path", "unix:path", NULL, NULL},
+	{ATTR_ROW_PLAIN, "unix.sha256", "unix:sha256", NULL, NULL},
+	{ATTR_ROW_PLAIN, "unix.pid", "unix:pid", NULL, NULL},
 	/* Kubernetes (attest/k8s_attestor.c), in the order SPIRE's k8s attestor emits them. */
-	{ATTR_ROW_PLAIN, "kubernetes.pod.service_account", "k8s:sa"},
-	{ATTR_ROW_PLAIN, "kubernetes.pod.namespace", "k8s:ns"},
-	{ATTR_ROW_PLAIN, "kubernetes.pod.node.name", "k8s:node-name"},
-	{ATTR_ROW_PLAIN, "kubernetes.pod.uid", "k8s:pod-uid"},
-	{ATTR_ROW_PLAIN, "kubernetes.pod.name", "k8s:pod-name"},
-	{ATTR_ROW_PLAIN, "kubernetes.pod.image_count", "k8s:pod-image-count"},
-	{ATTR_ROW_PLAIN, "kubernetes.pod.init_image_count", "k8s:pod-init-image-count"},
-	{ATTR_ROW_PLAIN, "kubernetes.pod.images", "k8s:pod-image"},
-	{ATTR_ROW_PLAIN, "kubernetes.pod.init_images", "k8s:pod-init-image"},
-	{ATTR_ROW_KEYED, "kubernetes.pod.label", "k8s:pod-label"},
-	{ATTR_ROW_PLAIN, "kubernetes.pod.owners", "k8s:pod-owner"},
-	{ATTR_ROW_PLAIN, "kubernetes.pod.owner_uids", "k8s:pod-owner-uid"},
-	{ATTR_ROW_PLAIN, "kubernetes.workload_container.name", "k8s:container-name"},
-	{ATTR_ROW_PLAIN, "kubernetes.workload_container.images", "k8s:container-image"},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.service_account", "k8s:sa", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.namespace", "k8s:ns", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.node.name", "k8s:node-name", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.uid", "k8s:pod-uid", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.name", "k8s:pod-name", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.image_count", "k8s:pod-image-count", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.init_image_count", "k8s:pod-init-image-count", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.images", "k8s:pod-image", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.init_images", "k8s:pod-init-image", NULL, NULL},
+	{ATTR_ROW_KEYED, "kubernetes.pod.label", "k8s:pod-label", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.owners", "k8s:pod-owner", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.pod.owner_uids", "k8s:pod-owner-uid", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.workload_container.name", "k8s:container-name", NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.workload_container.images", "k8s:container-image", NULL, NULL},
+	/* Sigstore image signatures (attest/k8s_attestor.h, k8s_attestor_add_image_signature). */
+	{ATTR_ROW_PRESENT, "kubernetes.image.signature.subject", "k8s:image-signature:verified",
+	 NULL, NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.image.signature.subject", "k8s:image-signature-subject", NULL,
+	 NULL},
+	{ATTR_ROW_PLAIN, "kubernetes.image.signature.issuer", "k8s:image-signature-issuer", NULL,
+	 NULL},
+	{ATTR_ROW_PRESENT, "kubernetes.image.provenance.predicate_type",
+	 "k8s:image-attestations:verified", NULL, NULL},
+	{ATTR_ROW_PER_ID, "kubernetes.image.signature.value", "k8s",
+	 "kubernetes.workload_container.id", "image-signature-content"},
+	{ATTR_ROW_PER_ID, "kubernetes.image.signature.subject", "k8s",
+	 "kubernetes.workload_container.id", "image-signature-subject"},
+	{ATTR_ROW_PER_ID, "kubernetes.image.signature.log_id", "k8s",
+	 "kubernetes.workload_container.id", "image-signature-logid"},
+	{ATTR_ROW_PER_ID, "kubernetes.image.signature.integrated_time", "k8s",
+	 "kubernetes.workload_container.id", "image-signature-integrated-time"},
+	{ATTR_ROW_PLAIN, "kubernetes.image.sigstore_validation", "k8s:sigstore-validation", NULL,
+	 NULL},
 };
 
 struct attr_entry {
@@ -260,11 +287,11 @@ void selectors_free(struct selectors *sel)
 		selectors_clear(sel);
 }
 
-/* Appends "<prefix>:<key>:<value>" (key may be NULL). */
+/* Appends "<prefix>:<key>:<value>" (key may be NULL; value may be NULL: "<prefix>"). */
 static int selectors_push(struct selectors *sel, size_t *cap, const char *prefix, const char *key,
 			  size_t key_len, const char *value)
 {
-	size_t len = strlen(prefix) + 1 + (key ? key_len + 1 : 0) + strlen(value) + 1;
+	size_t len = strlen(prefix) + 1 + (key ? key_len + 1 : 0) + (value ? strlen(value) : 0) + 1;
 	char *s;
 	int ret;
 
@@ -274,11 +301,35 @@ static int selectors_push(struct selectors *sel, size_t *cap, const char *prefix
 	s = malloc(len);
 	if (!s)
 		return -ENOMEM;
-	if (key)
+	if (!value)
+		snprintf(s, len, "%s", prefix);
+	else if (key)
 		snprintf(s, len, "%s:%.*s:%s", prefix, (int)key_len, key, value);
 	else
 		snprintf(s, len, "%s:%s", prefix, value);
 	sel->items[sel->n++] = s;
+	return 0;
+}
+
+/* PER_ID rows: "<type>:<id>:<suffix>:<value>" for every id and value. */
+static int selectors_per_id(const struct attr_set *set, const struct attr_selector_row *row,
+			    struct selectors *sel, size_t *cap)
+{
+	const struct attr_entry *ids = attr_find(set, row->id_attr), *e = attr_find(set, row->attr);
+	char key[ATTR_VALUE_MAX + 128];
+	int ret;
+
+	for (size_t i = 0; ids && e && i < ids->n; i++) {
+		int n = snprintf(key, sizeof(key), "%s:%s", ids->values[i], row->suffix);
+
+		if (n < 0 || (size_t)n >= sizeof(key))
+			return -E2BIG;
+		for (size_t j = 0; j < e->n; j++) {
+			ret = selectors_push(sel, cap, row->selector, key, (size_t)n, e->values[j]);
+			if (ret < 0)
+				return ret;
+		}
+	}
 	return 0;
 }
 
@@ -288,6 +339,12 @@ static int selectors_from_row(const struct attr_set *set, const struct attr_sele
 	const struct attr_entry *e;
 	int ret;
 
+	if (row->kind == ATTR_ROW_PER_ID)
+		return selectors_per_id(set, row, sel, cap);
+	if (row->kind == ATTR_ROW_PRESENT) {
+		e = attr_find(set, row->attr);
+		return e && e->n ? selectors_push(sel, cap, row->selector, NULL, 0, NULL) : 0;
+	}
 	if (row->kind == ATTR_ROW_PLAIN) {
 		e = attr_find(set, row->attr);
 		for (size_t j = 0; e && j < e->n; j++) {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -218,5 +219,161 @@ int k8s_attestor_attest(const struct k8s_pod *pod, const struct k8s_container_re
 	ret = emit_pod(&e, opts);
 	if (ret == 0 && container && !opts->disable_container_selectors)
 		ret = emit_container(&e, container, opts);
+	return ret;
+}
+
+/* ---- Sigstore image signatures ------------------------------------------------------------ */
+
+/* "sha256:" followed by exactly 64 lower-case hex digits, then end of string. */
+static bool is_sha256_digest(const char *s)
+{
+	if (strncmp(s, "sha256:", 7) != 0)
+		return false;
+	for (size_t i = 7; i < 7 + 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[7 + 64] == '\0';
+}
+
+/* The repository of an image name: without "@digest" and without ":tag". Returns its length. */
+static size_t image_repository_len(const char *image)
+{
+	size_t n = strcspn(image, "@");
+	const char *slash, *colon;
+
+	slash = memrchr(image, '/', n);
+	colon = memrchr(slash ? slash : image, ':', n - (size_t)((slash ? slash : image) - image));
+	return colon ? (size_t)(colon - image) : n;
+}
+
+int k8s_attestor_image_ref(const char *image, const char *image_id, char ref[K8S_IMAGE_REF_MAX],
+			   char digest[K8S_IMAGE_DIGEST_LEN], char err[256])
+{
+	const char *id = image_id && image_id[0] ? image_id : NULL, *at;
+	size_t repo_len;
+	int n;
+
+	err[0] = '\0';
+	ref[0] = '\0';
+	digest[0] = '\0';
+	if (image && !image[0])
+		image = NULL;
+	if (id && strstr(id, "://"))
+		id = strstr(id, "://") + 3;
+	if (id && (at = strchr(id, '@')) && at != id) {
+		/* repo@sha256:<hex>: the manifest digest the runtime pulled */
+		if (!is_sha256_digest(at + 1)) {
+			snprintf(err, 256, "imageID %.200s: not a sha256 digest", image_id);
+			return -EINVAL;
+		}
+		n = snprintf(ref, K8S_IMAGE_REF_MAX, "%s", id);
+		if (n < 0 || n >= K8S_IMAGE_REF_MAX)
+			goto too_long;
+		memcpy(digest, at + 1, K8S_IMAGE_DIGEST_LEN - 1);
+		digest[K8S_IMAGE_DIGEST_LEN - 1] = '\0';
+		return 0;
+	}
+	if (image && (at = strchr(image, '@')) && is_sha256_digest(at + 1)) {
+		/* the pod spec pins a digest: that is the manifest digest */
+		n = snprintf(ref, K8S_IMAGE_REF_MAX, "%s", image);
+		if (n < 0 || n >= K8S_IMAGE_REF_MAX)
+			goto too_long;
+		memcpy(digest, at + 1, K8S_IMAGE_DIGEST_LEN - 1);
+		digest[K8S_IMAGE_DIGEST_LEN - 1] = '\0';
+		return 0;
+	}
+	if (id && is_sha256_digest(id)) {
+		if (!image) {
+			snprintf(err, 256,
+				 "imageID %.80s has no repository and the image name is "
+				 "unknown",
+				 image_id);
+			return -EINVAL;
+		}
+		repo_len = image_repository_len(image);
+		n = snprintf(ref, K8S_IMAGE_REF_MAX, "%.*s@%s", (int)repo_len, image, id);
+		if (n < 0 || n >= K8S_IMAGE_REF_MAX)
+			goto too_long;
+		snprintf(digest, K8S_IMAGE_DIGEST_LEN, "%s", id);
+		return 0;
+	}
+	if (id) {
+		snprintf(err, 256, "imageID %.200s: not a sha256 digest", image_id);
+		return -EINVAL;
+	}
+	if (!image) {
+		snprintf(err, 256, "neither an imageID nor an image name");
+		return -EINVAL;
+	}
+	/* a tag only: the verifier resolves it to a digest through the registry */
+	n = snprintf(ref, K8S_IMAGE_REF_MAX, "%s", image);
+	if (n < 0 || n >= K8S_IMAGE_REF_MAX)
+		goto too_long;
+	return 0;
+too_long:
+	ref[0] = '\0';
+	digest[0] = '\0';
+	snprintf(err, 256, "image reference of %.100s is longer than %d bytes",
+		 image_id ? image_id : image, K8S_IMAGE_REF_MAX - 1);
+	return -ENAMETOOLONG;
+}
+
+int k8s_attestor_add_image_signature(const struct k8s_image_signature *sig,
+				     const char *container_id, struct attr_set *set, char err[256])
+{
+	char num[32];
+	int ret = 0;
+
+	err[0] = '\0';
+	if (!sig)
+		goto passed;
+	if (!sig->subject || !sig->subject[0] || !sig->issuer || !sig->issuer[0] ||
+	    !sig->signature_b64 || !sig->signature_b64[0]) {
+		snprintf(err, 256, "image signature: subject, issuer or signature missing");
+		return -EINVAL;
+	}
+	if (!container_id || !container_id[0]) {
+		snprintf(err, 256, "image signature: the container ID is unknown");
+		return -EINVAL;
+	}
+	if (strlen(sig->subject) >= ATTR_VALUE_MAX || strlen(sig->issuer) >= ATTR_VALUE_MAX ||
+	    strlen(sig->signature_b64) >= ATTR_VALUE_MAX ||
+	    (sig->set_b64 && strlen(sig->set_b64) >= ATTR_VALUE_MAX) ||
+	    (sig->provenance_type && strlen(sig->provenance_type) >= ATTR_VALUE_MAX)) {
+		snprintf(err, 256, "image signature: a value is longer than %d bytes",
+			 ATTR_VALUE_MAX - 1);
+		return -E2BIG;
+	}
+	ret = attr_set_add(set, "kubernetes.workload_container.id", container_id);
+	if (ret == 0)
+		ret = attr_set_add(set, "kubernetes.image.signature.subject", sig->subject);
+	if (ret == 0)
+		ret = attr_set_add(set, "kubernetes.image.signature.issuer", sig->issuer);
+	if (ret == 0)
+		ret = attr_set_add(set, "kubernetes.image.signature.value", sig->signature_b64);
+	if (ret == 0 && sig->log_id_hex && sig->log_id_hex[0])
+		ret = attr_set_add(set, "kubernetes.image.signature.log_id", sig->log_id_hex);
+	if (ret == 0 && sig->log_index >= 0) {
+		snprintf(num, sizeof(num), "%lld", sig->log_index);
+		ret = attr_set_add(set, "kubernetes.image.signature.log_index", num);
+	}
+	if (ret == 0 && sig->integrated_time > 0) {
+		snprintf(num, sizeof(num), "%lld", sig->integrated_time);
+		ret = attr_set_add(set, "kubernetes.image.signature.integrated_time", num);
+	}
+	if (ret == 0 && sig->set_b64 && sig->set_b64[0])
+		ret = attr_set_add(set, "kubernetes.image.signature.signed_entry_timestamp",
+				   sig->set_b64);
+	if (ret == 0 && sig->provenance_type && sig->provenance_type[0])
+		ret = attr_set_add(set, "kubernetes.image.provenance.predicate_type",
+				   sig->provenance_type);
+	if (ret < 0)
+		goto fail;
+passed:
+	ret = attr_set_add(set, "kubernetes.image.sigstore_validation", "passed");
+	if (ret == 0)
+		return 0;
+fail:
+	snprintf(err, 256, "image signature attributes: %s", strerror(-ret));
 	return ret;
 }

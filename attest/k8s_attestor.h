@@ -43,4 +43,46 @@ int k8s_attestor_attest(const struct k8s_pod *pod, const struct k8s_container_re
 			const struct k8s_attestor_options *opts, struct attr_set *set,
 			char err[256]);
 
+/* ---- Sigstore image signatures ------------------------------------------------------------ */
+
+#define K8S_IMAGE_REF_MAX    512 /* bytes of an image reference with its digest, NUL included */
+#define K8S_IMAGE_DIGEST_LEN 72	 /* "sha256:" + 64 hex + NUL */
+
+/*
+ * The image reference to verify for a container: "<repository>@sha256:<hex>" from the status's
+ * imageID, which is "docker-pullable://repo@sha256:<hex>", "repo@sha256:<hex>", or a bare
+ * "sha256:<hex>" (containerd reports the config digest that way; then the repository comes from
+ * the image name, e.g. "registry:5000/app:v1" gives "registry:5000/app@sha256:<hex>"). When
+ * imageID names no digest, the image name is returned as it is (a tag: the verifier resolves it
+ * through the registry). digest receives "sha256:<hex>" or "". -EINVAL with err naming the
+ * container when neither names an image, -ENAMETOOLONG when the result does not fit.
+ */
+int k8s_attestor_image_ref(const char *image, const char *image_id, char ref[K8S_IMAGE_REF_MAX],
+			   char digest[K8S_IMAGE_DIGEST_LEN], char err[256]);
+
+/* A verified image signature, as the Kubernetes attestor turns it into attributes. */
+struct k8s_image_signature {
+	const char *subject, *issuer; /* required */
+	const char *signature_b64;    /* required */
+	const char *log_id_hex;	      /* NULL or "" = unknown */
+	long long log_index;	      /* < 0 = unknown */
+	long long integrated_time;    /* <= 0 = unknown */
+	const char *set_b64;	      /* signed entry timestamp; NULL for Rekor v2 entries */
+	const char *provenance_type;  /* predicateType of the verified provenance, or NULL */
+};
+
+/*
+ * Adds the outcome of Sigstore validation for the workload container container_id:
+ *   sig != NULL: kubernetes.image.signature.{subject, issuer, value, log_id, log_index,
+ *     integrated_time, signed_entry_timestamp}, kubernetes.image.provenance.predicate_type
+ *     (when provenance verified), kubernetes.workload_container.id and
+ *     kubernetes.image.sigstore_validation=passed
+ *   sig == NULL (the image is in skip_images): kubernetes.image.sigstore_validation=passed only.
+ * attrs.c derives k8s:image-signature:verified, k8s:image-signature-subject:<s>, ...,
+ * k8s:<containerID>:image-signature-content:<b64>, ... and k8s:sigstore-validation:passed.
+ * Nothing is added on error (-EINVAL for a missing field, or attr_set_add's error), err says why.
+ */
+int k8s_attestor_add_image_signature(const struct k8s_image_signature *sig,
+				     const char *container_id, struct attr_set *set, char err[256]);
+
 #endif /* ATTEST_K8S_ATTESTOR_H */

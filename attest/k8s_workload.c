@@ -16,8 +16,11 @@ struct k8s_workload_req {
 	k8s_workload_done done;
 	void *arg;
 	struct kubelet_wait *wait;
-	bool in_lookup; /* kubelet_lookup has not returned yet */
-	bool finished;	/* done was called from inside kubelet_lookup */
+	bool in_lookup;	    /* kubelet_lookup has not returned yet */
+	bool finished;	    /* done was called from inside kubelet_lookup */
+	void *image_handle; /* image verification in flight */
+	char image_ref[K8S_IMAGE_REF_MAX];
+	char container_id[KUBELET_MAX_ID];
 };
 
 /* Same pod UID written two ways: the cgroup parser gives the canonical lowercase dashed form. */
@@ -91,6 +94,83 @@ static int container_from_runtime(struct k8s_workload_req *r, const struct k8s_p
 	return 0;
 }
 
+static void image_log(struct k8s_workload_req *r, bool warn, const char *msg, const char *detail)
+{
+	const struct k8s_image_verifier *v = r->opts->images;
+
+	if (v->log)
+		v->log(v->ctx, warn, msg, r->image_ref, detail);
+}
+
+static void on_image(void *arg, const struct k8s_image_verdict *v)
+{
+	struct k8s_workload_req *r = arg;
+	char err[256] = "";
+	int rc = 0;
+
+	r->image_handle = NULL;
+	if (v->skipped) {
+		rc = k8s_attestor_add_image_signature(NULL, r->container_id, r->attrs, err);
+	} else if (v->verified) {
+		if (v->n_verified > 1)
+			image_log(r, false,
+				  "kubernetes: image has several verified signatures; "
+				  "using the first",
+				  v->sig.subject);
+		rc = k8s_attestor_add_image_signature(&v->sig, r->container_id, r->attrs, err);
+	} else {
+		/* fail open: no signature attributes, the attestation goes on */
+		image_log(r, true,
+			  "kubernetes: image signature not verified; no signature attributes",
+			  v->reason && v->reason[0] ? v->reason : v->result);
+	}
+	if (rc < 0) {
+		char msg[K8S_WORKLOAD_ERR_MAX];
+
+		snprintf(msg, sizeof(msg), "kubernetes: %s", err);
+		finish(r, rc, msg);
+		return;
+	}
+	finish(r, 0, NULL);
+}
+
+/*
+ * Starts verifying the image of container ref (pod and ref are valid during this call only:
+ * what is needed later is copied into r). Every failure to start is a warning, not an error.
+ */
+static void start_image(struct k8s_workload_req *r, const struct k8s_container_ref *ref)
+{
+	const struct k8s_image_verifier *v = r->opts->images;
+	const struct k8s_container_status *st = ref->status;
+	const char *image = st && st->image && st->image[0] ? st->image
+			    : ref->spec			    ? ref->spec->image
+							    : NULL;
+	const char *cid = r->cg.container_id[0] ? r->cg.container_id : st ? st->container_id : NULL;
+	char digest[K8S_IMAGE_DIGEST_LEN], err[256];
+	int rc;
+
+	rc = k8s_attestor_image_ref(image, st ? st->image_id : NULL, r->image_ref, digest, err);
+	if (rc < 0) {
+		snprintf(r->image_ref, sizeof(r->image_ref), "%s", image ? image : "(unknown)");
+		image_log(r, true, "kubernetes: cannot verify the image signature", err);
+		finish(r, 0, NULL);
+		return;
+	}
+	if (!cid || !cid[0] || strlen(cid) >= sizeof(r->container_id)) {
+		image_log(r, true, "kubernetes: cannot verify the image signature",
+			  "the container has no container ID yet");
+		finish(r, 0, NULL);
+		return;
+	}
+	snprintf(r->container_id, sizeof(r->container_id), "%s", cid);
+	/* done may run inside verify (a cached result): finish() copes, r is not touched after */
+	rc = v->verify(v->ctx, r->image_ref, on_image, r, &r->image_handle);
+	if (rc < 0) {
+		image_log(r, true, "kubernetes: cannot verify the image signature", strerror(-rc));
+		finish(r, 0, NULL);
+	}
+}
+
 static void on_lookup(void *arg, int rc, const struct k8s_pod *pod,
 		      const struct k8s_container_ref *ref, const char *err)
 {
@@ -113,6 +193,10 @@ static void on_lookup(void *arg, int rc, const struct k8s_pod *pod,
 	}
 	rc = k8s_attestor_attest(pod, r->opts->attestor.disable_container_selectors ? NULL : ref,
 				 &r->opts->attestor, r->attrs, msg);
+	if (rc == 0 && ref && r->opts->images && r->opts->images->enabled(r->opts->images->ctx)) {
+		start_image(r, ref);
+		return;
+	}
 	finish(r, rc, rc < 0 ? msg : NULL);
 }
 
@@ -174,5 +258,7 @@ void k8s_workload_cancel(const struct k8s_workload_opts *opts, struct k8s_worklo
 		return;
 	if (req->wait)
 		kubelet_cancel(opts->kubelet, req->wait);
+	if (req->image_handle)
+		opts->images->cancel(opts->images->ctx, req->image_handle);
 	free(req);
 }

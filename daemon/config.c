@@ -17,7 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <yaml.h>
+
+#include "sigstore/identity.h"
+#include "sigstore/trust_root.h"
 
 #define CONFIG_KEY_SHOW_MAX	    48 /* characters of a key or value quoted in an error message */
 #define CONFIG_KEYPATH_MAX	    160
@@ -54,6 +58,18 @@ static const char defaults_yaml[] =
 	"    disable_container_selectors: false\n"
 	"    include_container_attributes: false\n"
 	"    include_annotation_prefixes: []\n"
+	"    sigstore:\n"
+	"      enabled: false\n"
+	"      allowed_identities: {}\n"
+	"      # trusted_root: /etc/attestd/trusted_root.json if present, else the built-in copy\n"
+	"      rekor_url: https://rekor.sigstore.dev\n"
+	"      skip_provenance: false\n"
+	"      skip_transparency_log: false\n"
+	"      enforce_sct: true\n"
+	"      skip_images: []\n"
+	"      timeout: 30s\n"
+	"      # registry: docker_config, ca_file, credential_provider_config and _bin_dir\n"
+	"      registry: {}\n"
 	"ca: {generate: true}\n"
 	"svid: {x509_ttl: 1h, jwt_ttl: 5m}\n"
 	"# Without entries and templates in a file, this template applies, "
@@ -103,6 +119,32 @@ static void defaults_base(struct config *out)
 	snprintf(out->k8s_containerd_state, sizeof(out->k8s_containerd_state), "%s",
 		 "/run/containerd");
 	snprintf(out->k8s_crio_state, sizeof(out->k8s_crio_state), "%s", "/run/containers/storage");
+	snprintf(out->k8s_sigstore.rekor_url, sizeof(out->k8s_sigstore.rekor_url), "%s",
+		 CONFIG_SIGSTORE_DEFAULT_REKOR);
+	out->k8s_sigstore.enforce_sct = true;
+	out->k8s_sigstore.timeout_ms = CONFIG_SIGSTORE_DEFAULT_TIMEOUT_MS;
+}
+
+static void sigstore_free(struct config_sigstore *s)
+{
+	for (size_t i = 0; i < s->n_identities; i++) {
+		for (size_t j = 0; j < s->identities[i].n_subjects; j++)
+			free(s->identities[i].subjects[j]);
+		free(s->identities[i].subjects);
+		free(s->identities[i].issuer);
+	}
+	free(s->identities);
+	s->identities = NULL;
+	s->n_identities = 0;
+	for (size_t i = 0; i < s->n_skip_images; i++)
+		free(s->skip_images[i]);
+	free(s->skip_images);
+	s->skip_images = NULL;
+	s->n_skip_images = 0;
+	sigstore_trust_root_free(s->trust_root);
+	s->trust_root = NULL;
+	sigstore_identity_policy_free(s->policy);
+	s->policy = NULL;
 }
 
 void config_free(struct config *c)
@@ -124,6 +166,7 @@ void config_free(struct config *c)
 	free(c->k8s_annotation_prefixes);
 	c->k8s_annotation_prefixes = NULL;
 	c->k8s_n_annotation_prefixes = 0;
+	sigstore_free(&c->k8s_sigstore);
 }
 
 /* Sets the one default template, spiffe://<c->trust_domain>/uid/{{unix.uid}}. -ENOMEM. */
@@ -156,6 +199,16 @@ const char *config_defaults_yaml(void)
 	return defaults_yaml;
 }
 
+/* daemon/trusted_root_blob.S: deploy/trusted_root.json, built in with .incbin */
+extern const char attestd_trusted_root_blob[];
+extern const unsigned long long attestd_trusted_root_blob_size;
+
+const char *config_builtin_trusted_root(size_t *len)
+{
+	*len = (size_t)attestd_trusted_root_blob_size;
+	return attestd_trusted_root_blob;
+}
+
 /* ---- schema ---------------------------------------------------------------------------- */
 
 enum cfg_kind {
@@ -180,6 +233,8 @@ enum cfg_kind {
 	CFG_DURATION_MS, /* "500ms", "10s" -> uint64_t milliseconds, min..max ms */
 	CFG_HOSTNAME,	 /* a DNS name or IPv4 address, into a char buffer */
 	CFG_ENV_NAME,	 /* an environment variable name [A-Za-z_][A-Za-z0-9_]*, char buffer */
+	CFG_HTTPS_URL,	 /* an https:// URL without spaces or control characters, char buffer */
+	CFG_IDENTITIES,	 /* mapping issuer -> sequence of subject patterns: config_identity */
 };
 
 struct cfg_key {
@@ -235,6 +290,35 @@ static const struct cfg_key runtime_keys[] = {
 	{.name = NULL, 0},
 };
 
+#define SFIELD(f) FIELD(k8s_sigstore.f)
+
+static const struct cfg_key registry_keys[] = {
+	{"docker_config", CFG_ABSPATH, SFIELD(docker_config), 0, 0, NULL, 0},
+	{"ca_file", CFG_ABSPATH, SFIELD(ca_file), 0, 0, NULL, 0},
+	{"credential_provider_config", CFG_ABSPATH, SFIELD(credential_provider_config), 0, 0, NULL,
+	 0},
+	{"credential_provider_bin_dir", CFG_ABSPATH, SFIELD(credential_provider_bin_dir), 0, 0,
+	 NULL, 0},
+	{.name = NULL, 0},
+};
+
+static const struct cfg_key sigstore_keys[] = {
+	{"enabled", CFG_BOOL, SFIELD(enabled), 0, 0, NULL, 0},
+	{"allowed_identities", CFG_IDENTITIES, SFIELD(identities), 0, CONFIG_SIGSTORE_MAX_ISSUERS,
+	 NULL, offsetof(struct config, k8s_sigstore.n_identities)},
+	{"trusted_root", CFG_ABSPATH, SFIELD(trusted_root), 0, 0, NULL, 0},
+	{"rekor_url", CFG_HTTPS_URL, SFIELD(rekor_url), 0, 0, NULL, 0},
+	{"skip_provenance", CFG_BOOL, SFIELD(skip_provenance), 0, 0, NULL, 0},
+	{"skip_transparency_log", CFG_BOOL, SFIELD(skip_transparency_log), 0, 0, NULL, 0},
+	{"enforce_sct", CFG_BOOL, SFIELD(enforce_sct), 0, 0, NULL, 0},
+	{"skip_images", CFG_STRING_LIST, SFIELD(skip_images), 0, CONFIG_SIGSTORE_MAX_SKIP, NULL,
+	 offsetof(struct config, k8s_sigstore.n_skip_images)},
+	{"timeout", CFG_DURATION_MS, SFIELD(timeout_ms), CONFIG_SIGSTORE_TIMEOUT_MIN_MS,
+	 CONFIG_SIGSTORE_TIMEOUT_MAX_MS, NULL, 0},
+	{"registry", CFG_MAP, 0, 0, 0, 0, registry_keys, 0},
+	{.name = NULL, 0},
+};
+
 static const struct cfg_key kubernetes_keys[] = {
 	{"enabled", CFG_BOOL, FIELD(k8s_enabled), 0, 0, NULL, 0},
 	{"kubelet", CFG_MAP, 0, 0, 0, 0, kubelet_keys, 0},
@@ -248,7 +332,7 @@ static const struct cfg_key kubernetes_keys[] = {
 	 NULL, 0},
 	{"include_annotation_prefixes", CFG_STRING_LIST, FIELD(k8s_annotation_prefixes), 0,
 	 CONFIG_K8S_MAX_PREFIXES, NULL, offsetof(struct config, k8s_n_annotation_prefixes)},
-	{"sigstore", CFG_UNSUPPORTED, 0, 0, 0, 0, NULL, 0},
+	{"sigstore", CFG_MAP, 0, 0, 0, 0, sigstore_keys, 0},
 	{.name = NULL, 0},
 };
 
@@ -789,7 +873,21 @@ static int cfg_scalar(struct cfg_ctx *c, const struct cfg_key *k, void *base,
 		if (!*(char **)field)
 			return cfg_fail(c, -ENOMEM, NULL, "out of memory");
 		return 0;
+	case CFG_HTTPS_URL:
+		if (strncmp(v, "https://", 8) != 0 || n == 8)
+			return cfg_fail(c, -EINVAL, event_mark(ev),
+					"\"%s\": must be an https:// URL", shown);
+		if (n >= k->size)
+			return cfg_fail(c, -EINVAL, event_mark(ev), "URL longer than %zu bytes",
+					k->size - 1);
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f)
+				return cfg_fail(c, -EINVAL, event_mark(ev),
+						"URL contains a space or control character");
+		memcpy(field, v, n + 1);
+		return 0;
 	case CFG_MAP:
+	case CFG_IDENTITIES:
 	case CFG_STRING_LIST:
 	case CFG_CLAIMS:
 	case CFG_ENTRIES:
@@ -833,6 +931,8 @@ static void known_keys(const struct cfg_key *table, char *buf, size_t size)
 
 static int cfg_list(struct cfg_ctx *c, const struct cfg_key *k, void *base,
 		    const yaml_event_t *start, int depth);
+static int cfg_identities(struct cfg_ctx *c, const struct cfg_key *k, void *base,
+			  const yaml_event_t *start, int depth);
 
 /*
  * Parses a mapping whose MAPPING_START event has been consumed, up to and including its
@@ -906,6 +1006,8 @@ static int cfg_mapping(struct cfg_ctx *c, const struct cfg_key *table, void *bas
 		} else if (k->kind == CFG_STRING_LIST || k->kind == CFG_CLAIMS ||
 			   k->kind == CFG_ENTRIES || k->kind == CFG_TEMPLATES) {
 			rc = cfg_list(c, k, base, &vev, depth + 1);
+		} else if (k->kind == CFG_IDENTITIES) {
+			rc = cfg_identities(c, k, base, &vev, depth + 1);
 		} else {
 			rc = cfg_scalar(c, k, base, &vev);
 		}
@@ -1104,6 +1206,101 @@ static int cfg_list(struct cfg_ctx *c, const struct cfg_key *k, void *base,
 	}
 }
 
+/*
+ * allowed_identities: a mapping of OIDC issuer -> non-empty sequence of subject patterns, into
+ * struct config_identity items, counted as soon as allocated (config_free frees a partial parse).
+ * The patterns are checked with the identity policy in cfg_validate_sigstore.
+ */
+static int cfg_identities(struct cfg_ctx *c, const struct cfg_key *k, void *base,
+			  const yaml_event_t *start, int depth)
+{
+	static const struct cfg_key subjects_key = {
+		"subjects",
+		CFG_STRING_LIST,
+		offsetof(struct config_identity, subjects),
+		sizeof(char **),
+		0,
+		CONFIG_SIGSTORE_MAX_SUBJECTS,
+		NULL,
+		offsetof(struct config_identity, n_subjects),
+	};
+	char *field = (char *)base + k->off;
+	size_t *count = (size_t *)((char *)base + k->cnt_off);
+	size_t cap = 0;
+	yaml_event_t kev, vev;
+	int rc;
+
+	if (depth > CONFIG_MAX_DEPTH)
+		return cfg_fail(c, -EPROTO, NULL, "nested more than %d levels", CONFIG_MAX_DEPTH);
+	if (start->type == YAML_SCALAR_EVENT && scalar_is_null(start))
+		return 0;
+	if (start->type != YAML_MAPPING_START_EVENT)
+		return cfg_fail(c, -EINVAL, event_mark(start),
+				"expected a mapping of OIDC issuer to a list of subject patterns, "
+				"got %s",
+				event_kind(start));
+	for (;;) {
+		struct config_identity *arr, *id;
+		size_t saved = 0, i = *count;
+		bool pushed = false, have_vev = false;
+
+		rc = cfg_next(c, &kev);
+		if (rc < 0)
+			return rc;
+		if (kev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&kev);
+			return 0;
+		}
+		if (kev.type != YAML_SCALAR_EVENT) {
+			rc = cfg_fail(c, -EINVAL, event_mark(&kev),
+				      "an issuer must be a string, not %s", event_kind(&kev));
+			goto next;
+		}
+		path_push(c, (const char *)kev.data.scalar.value, kev.data.scalar.length, &saved);
+		pushed = true;
+		if (i >= k->max) {
+			rc = cfg_fail(c, -EINVAL, event_mark(&kev), "more than %u issuers", k->max);
+			goto next;
+		}
+		memcpy(&arr, field, sizeof(arr));
+		for (size_t j = 0; j < i; j++) {
+			if (strlen(arr[j].issuer) == kev.data.scalar.length &&
+			    memcmp(arr[j].issuer, kev.data.scalar.value, kev.data.scalar.length) ==
+				    0) {
+				rc = cfg_fail(c, -EINVAL, event_mark(&kev), "duplicate issuer");
+				goto next;
+			}
+		}
+		if (array_grow(field, &cap, i, sizeof(*arr)) < 0) {
+			rc = cfg_fail(c, -ENOMEM, NULL, "out of memory");
+			goto next;
+		}
+		memcpy(&arr, field, sizeof(arr));
+		id = &arr[i];
+		memset(id, 0, sizeof(*id));
+		(*count)++;
+		rc = cfg_string_item(c, &kev, &id->issuer);
+		if (rc < 0)
+			goto next;
+		rc = cfg_next(c, &vev);
+		if (rc < 0)
+			goto next;
+		have_vev = true;
+		rc = cfg_list(c, &subjects_key, id, &vev, depth + 1);
+		if (rc == 0 && id->n_subjects == 0)
+			rc = cfg_fail(c, -EINVAL, event_mark(&vev),
+				      "at least one subject pattern is required");
+	next:
+		if (have_vev)
+			yaml_event_delete(&vev);
+		yaml_event_delete(&kev);
+		if (rc < 0)
+			return rc;
+		if (pushed)
+			c->path[saved] = '\0';
+	}
+}
+
 /* ca: exactly one of {generate: true} and {cert, key, bundle?}. */
 static int cfg_validate_ca(struct cfg_ctx *c)
 {
@@ -1189,6 +1386,214 @@ static int cfg_validate_k8s(struct cfg_ctx *c)
 	return rc;
 }
 
+/* Reads a regular file of at most max bytes into *out (caller frees). -errno, -EFBIG. */
+static int read_file_bounded(const char *path, size_t max, char **out, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t n = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	buf = malloc(max + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (n < max + 1) {
+		ssize_t r = read(fd, buf + n, max + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max) {
+		rc = -EFBIG;
+		goto out;
+	}
+	*out = buf;
+	*len = n;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* trusted_root: the file set, else the default path if it exists, else the built-in copy. */
+static int cfg_load_trust_root(struct cfg_ctx *c, struct config_sigstore *s)
+{
+	const char *path = s->trusted_root[0] ? s->trusted_root : CONFIG_SIGSTORE_DEFAULT_ROOT;
+	char terr[256] = "";
+	char *buf = NULL;
+	const char *data;
+	size_t len = 0;
+	int rc;
+
+	snprintf(c->path, sizeof(c->path), "attestors.kubernetes.sigstore.trusted_root");
+	rc = read_file_bounded(path, SIGSTORE_TR_MAX_SIZE, &buf, &len);
+	if (rc == -ENOENT && !s->trusted_root[0]) {
+		data = config_builtin_trusted_root(&len);
+		snprintf(s->trusted_root_source, sizeof(s->trusted_root_source), "%s",
+			 CONFIG_SIGSTORE_BUILTIN_ROOT);
+	} else if (rc == -EFBIG) {
+		return cfg_fail(c, -EINVAL, NULL, "%s: larger than %u bytes", path,
+				SIGSTORE_TR_MAX_SIZE);
+	} else if (rc < 0) {
+		return cfg_fail(c, rc == -ENOMEM ? -ENOMEM : -EINVAL, NULL, "%s: cannot read: %s",
+				path, rc == -EINVAL ? "not a regular file" : strerror(-rc));
+	} else {
+		data = buf;
+		snprintf(s->trusted_root_source, sizeof(s->trusted_root_source), "%s", path);
+	}
+	rc = sigstore_trust_root_parse(data, len, &s->trust_root, terr);
+	if (rc < 0) {
+		rc = cfg_fail(c, rc == -ENOMEM ? -ENOMEM : -EINVAL, NULL, "%s: %s",
+			      s->trusted_root_source, terr);
+		goto out;
+	}
+	if (!EVP_Digest(data, len, s->trusted_root_sha256, NULL, EVP_sha256(), NULL)) {
+		rc = cfg_fail(c, -ENOMEM, NULL, "cannot hash the trusted root");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* sha256:<64 lower-case hex digits> */
+static bool image_digest_ok(const char *s)
+{
+	if (strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64)
+		return false;
+	for (s += 7; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
+
+/* attestors.kubernetes.sigstore: digests, identities, trusted root and its Rekor log. */
+static int cfg_validate_sigstore(struct cfg_ctx *c)
+{
+	struct config_sigstore *s = &c->cfg->k8s_sigstore;
+	char serr[256] = "", shown[CONFIG_KEY_SHOW_MAX + 8];
+	int rc;
+
+	for (size_t i = 0; i < s->n_skip_images; i++) {
+		if (!image_digest_ok(s->skip_images[i])) {
+			snprintf(c->path, sizeof(c->path),
+				 "attestors.kubernetes.sigstore.skip_images[%zu]", i);
+			return cfg_fail(c, -EINVAL, NULL,
+					"\"%s\": expected an image digest sha256:<64 lower-case "
+					"hex digits>",
+					show(s->skip_images[i], strlen(s->skip_images[i]), shown,
+					     sizeof(shown)));
+		}
+	}
+	snprintf(c->path, sizeof(c->path), "attestors.kubernetes.sigstore.registry");
+	if (!s->credential_provider_config[0] != !s->credential_provider_bin_dir[0])
+		return cfg_fail(c, -EINVAL, NULL, "%s is set but %s is missing",
+				s->credential_provider_config[0] ? "credential_provider_config"
+								 : "credential_provider_bin_dir",
+				s->credential_provider_config[0] ? "credential_provider_bin_dir"
+								 : "credential_provider_config");
+	if (!s->enabled) {
+		c->path[0] = '\0';
+		return 0;
+	}
+	snprintf(c->path, sizeof(c->path), "attestors.kubernetes.sigstore.enabled");
+	if (!c->cfg->k8s_enabled)
+		return cfg_fail(c, -EINVAL, NULL,
+				"true needs attestors.kubernetes.enabled: true (signatures are "
+				"verified for Kubernetes workloads)");
+	snprintf(c->path, sizeof(c->path), "attestors.kubernetes.sigstore.allowed_identities");
+	if (s->n_identities == 0)
+		return cfg_fail(c, -EINVAL, NULL,
+				"at least one issuer with one subject pattern is required when "
+				"sigstore is enabled");
+	s->policy = sigstore_identity_policy_new();
+	if (!s->policy)
+		return cfg_fail(c, -ENOMEM, NULL, "out of memory");
+	for (size_t i = 0; i < s->n_identities; i++) {
+		const struct config_identity *id = &s->identities[i];
+
+		for (size_t j = 0; j < id->n_subjects; j++) {
+			rc = sigstore_identity_policy_add(s->policy, id->issuer, id->subjects[j],
+							  serr);
+			if (rc < 0) {
+				size_t saved;
+
+				path_push(c, id->issuer, strlen(id->issuer), &saved);
+				path_push_index(c, j, &saved);
+				return cfg_fail(c, rc == -ENOMEM ? -ENOMEM : -EINVAL, NULL, "%s",
+						serr);
+			}
+		}
+	}
+	rc = cfg_load_trust_root(c, s);
+	if (rc < 0)
+		return rc;
+	snprintf(c->path, sizeof(c->path), "attestors.kubernetes.sigstore.rekor_url");
+	if (!sigstore_trust_root_find_tlog_url(s->trust_root, s->rekor_url))
+		return cfg_fail(c, -EINVAL, NULL,
+				"\"%s\" is not a transparency log of the trusted root (%s)",
+				s->rekor_url, s->trusted_root_source);
+	c->path[0] = '\0';
+	return 0;
+}
+
+static bool str_lists_differ(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return true;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return true;
+	return false;
+}
+
+bool config_sigstore_differs(const struct config_sigstore *a, const struct config_sigstore *b)
+{
+	if (a->n_identities != b->n_identities)
+		return true;
+	for (size_t i = 0; i < a->n_identities; i++)
+		if (strcmp(a->identities[i].issuer, b->identities[i].issuer) != 0 ||
+		    str_lists_differ(a->identities[i].subjects, a->identities[i].n_subjects,
+				     b->identities[i].subjects, b->identities[i].n_subjects))
+			return true;
+	return a->enabled != b->enabled || strcmp(a->trusted_root, b->trusted_root) != 0 ||
+	       strcmp(a->rekor_url, b->rekor_url) != 0 ||
+	       a->skip_provenance != b->skip_provenance ||
+	       a->skip_transparency_log != b->skip_transparency_log ||
+	       a->enforce_sct != b->enforce_sct ||
+	       str_lists_differ(a->skip_images, a->n_skip_images, b->skip_images,
+				b->n_skip_images) ||
+	       a->timeout_ms != b->timeout_ms || strcmp(a->docker_config, b->docker_config) != 0 ||
+	       strcmp(a->ca_file, b->ca_file) != 0 ||
+	       strcmp(a->credential_provider_config, b->credential_provider_config) != 0 ||
+	       strcmp(a->credential_provider_bin_dir, b->credential_provider_bin_dir) != 0 ||
+	       strcmp(a->trusted_root_source, b->trusted_root_source) != 0 ||
+	       memcmp(a->trusted_root_sha256, b->trusted_root_sha256,
+		      sizeof(a->trusted_root_sha256)) != 0;
+}
+
 /* Checks that need several keys; runs after the whole file has been read. */
 static int cfg_validate(struct cfg_ctx *c)
 {
@@ -1208,6 +1613,9 @@ static int cfg_validate(struct cfg_ctx *c)
 	if (rc < 0)
 		return rc;
 	rc = cfg_validate_k8s(c);
+	if (rc < 0)
+		return rc;
+	rc = cfg_validate_sigstore(c);
 	if (rc < 0)
 		return rc;
 	return cfg_validate_policy(c);

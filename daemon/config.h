@@ -41,6 +41,62 @@
 #define CONFIG_K8S_TIMEOUT_MIN_MS      100u /* attestation_timeout: 100ms .. 10m */
 #define CONFIG_K8S_TIMEOUT_MAX_MS      KUBELET_MAX_DEADLINE_MS
 #define CONFIG_K8S_MAX_PREFIXES	       K8S_ATTESTOR_MAX_PREFIXES /* include_annotation_prefixes */
+/* attestors.kubernetes.sigstore */
+#define CONFIG_SIGSTORE_MAX_ISSUERS	   64	 /* allowed_identities issuers */
+#define CONFIG_SIGSTORE_MAX_SUBJECTS	   256	 /* patterns per issuer, and in all */
+#define CONFIG_SIGSTORE_MAX_SKIP	   1024	 /* skip_images */
+#define CONFIG_SIGSTORE_TIMEOUT_MIN_MS	   1000u /* timeout: 1s .. 10m */
+#define CONFIG_SIGSTORE_TIMEOUT_MAX_MS	   600000u
+#define CONFIG_SIGSTORE_DEFAULT_TIMEOUT_MS 30000u
+#define CONFIG_SIGSTORE_URL_MAX		   512
+#define CONFIG_SIGSTORE_DEFAULT_ROOT	   "/etc/attestd/trusted_root.json"
+#define CONFIG_SIGSTORE_DEFAULT_REKOR	   "https://rekor.sigstore.dev"
+#define CONFIG_SIGSTORE_BUILTIN_ROOT	   "built-in" /* trusted_root_source of the embedded copy */
+
+struct sigstore_trust_root;
+struct sigstore_identity_policy;
+
+/* One issuer of allowed_identities and its subject patterns (owned heap strings). */
+struct config_identity {
+	char *issuer;
+	char **subjects;
+	size_t n_subjects;
+};
+
+/*
+ * attestors.kubernetes.sigstore (README "Sigstore image signatures"). When enabled, parsing also
+ * loads the trusted root and builds the identity policy, so every problem is a config error;
+ * both are owned here (config_free) until image_sigs_configure() takes them.
+ */
+struct config_sigstore {
+	bool enabled;			    /* enabled: false */
+	struct config_identity *identities; /* allowed_identities (owned) */
+	size_t n_identities;
+	char trusted_root[CONFIG_PATH_MAX];	 /* trusted_root: "" = not set */
+	char rekor_url[CONFIG_SIGSTORE_URL_MAX]; /* rekor_url: https://rekor.sigstore.dev */
+	bool skip_provenance;			 /* skip_provenance: false */
+	bool skip_transparency_log;		 /* skip_transparency_log: false */
+	bool enforce_sct;			 /* enforce_sct: true */
+	char **skip_images;			 /* skip_images: [] (owned) */
+	size_t n_skip_images;
+	uint64_t timeout_ms;				  /* timeout: 30s, per image */
+	char docker_config[CONFIG_PATH_MAX];		  /* registry.docker_config: "" = none */
+	char ca_file[CONFIG_PATH_MAX];			  /* registry.ca_file: "" = system CAs */
+	char credential_provider_config[CONFIG_PATH_MAX]; /* registry.credential_provider_config */
+	char credential_provider_bin_dir
+		[CONFIG_PATH_MAX]; /* registry.credential_provider_bin_dir */
+	/* Derived when enabled (owned; NULL when disabled or taken by image_sigs_configure). */
+	struct sigstore_trust_root *trust_root;
+	struct sigstore_identity_policy *policy;
+	char trusted_root_source[CONFIG_PATH_MAX]; /* the path loaded, or "built-in" */
+	unsigned char trusted_root_sha256[32];	   /* of the trusted root's bytes */
+};
+
+/* The trusted_root.json built into the binary (deploy/trusted_root.json). */
+const char *config_builtin_trusted_root(size_t *len);
+
+/* True when the two sigstore blocks differ (options, identities or trusted root contents). */
+bool config_sigstore_differs(const struct config_sigstore *a, const struct config_sigstore *b);
 
 struct config {
 	char trust_domain[CONFIG_NAME_MAX];		/* trust_domain: example.org */
@@ -87,6 +143,7 @@ struct config {
 	bool k8s_include_container_attributes; /* include_container_attributes: false */
 	char **k8s_annotation_prefixes; /* include_annotation_prefixes: [] (owned, config_free) */
 	size_t k8s_n_annotation_prefixes;
+	struct config_sigstore k8s_sigstore; /* attestors.kubernetes.sigstore */
 	/*
 	 * entries: / templates:, owned (config_free). When the file defines neither key, one
 	 * default template applies: spiffe://<trust_domain>/uid/{{unix.uid}} without `when`.

@@ -28,6 +28,7 @@
 #include "daemon/audit.h"
 #include "daemon/config.h"
 #include "daemon/http_fetch.h"
+#include "daemon/image_sigs.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/svid.h"
@@ -63,6 +64,8 @@ struct daemon {
 	struct kubelet_io kubelet_io;
 	struct kubelet *kubelet;
 	struct k8s_workload_opts k8s;
+	struct image_sigs *image_sigs; /* with the Kubernetes attestor (sigstore may be off) */
+	struct k8s_image_verifier image_verifier;
 	int signal_fd;
 	uint64_t start_mono_ms;
 	uint64_t admin_requests;
@@ -192,6 +195,18 @@ static void route_status(struct admin_request *req, void *arg)
 	body = status_json(d);
 	if (body)
 		json_object_set_new(body, "kubernetes", kubernetes_json(d));
+	if (body && d->image_sigs) {
+		json_t *sig = image_sigs_status_json(d->image_sigs);
+
+		if (!sig) {
+			json_decref(body);
+			body = NULL;
+		} else {
+			json_object_set_new(body, "sigstore", sig);
+		}
+	} else if (body) {
+		json_object_set_new(body, "sigstore", json_null());
+	}
 	if (!body) {
 		admin_respond_error(req, 500, "cannot build status: out of memory");
 		return;
@@ -305,7 +320,8 @@ static bool kubernetes_config_differs(const struct config *a, const struct confi
 
 /*
  * SIGHUP: a valid new file replaces log.level and the registration entries and templates at
- * once (open streams are updated); everything else needs a restart and is reported as such.
+ * once (open streams are updated), and attestors.kubernetes.sigstore (its cache is dropped on
+ * every reload); everything else needs a restart and is reported as such.
  * An invalid file changes nothing.
  */
 static void reload_config(struct daemon *d)
@@ -362,8 +378,8 @@ static void reload_config(struct daemon *d)
 	if (restart_needed) {
 		/* Keep running with what was started; the new policy is still applied. */
 		log_warn(&d->log,
-			 "config reloaded: log.level, entries and templates apply now; "
-			 "other changes need a restart",
+			 "config reloaded: log.level, entries, templates and "
+			 "attestors.kubernetes.sigstore apply now; other changes need a restart",
 			 "path", d->config_path);
 	} else {
 		log_info(&d->log, "config reloaded", "path", d->config_path, "log_level",
@@ -372,6 +388,25 @@ static void reload_config(struct daemon *d)
 	}
 	d->log.min_level = next.log_level;
 	d->cfg.log_level = next.log_level;
+	/* attestors.kubernetes.sigstore applies now; any reload drops the cached results. */
+	if (d->image_sigs) {
+		image_sigs_drop_cache(d->image_sigs);
+		if (config_sigstore_differs(&next.k8s_sigstore, &d->cfg.k8s_sigstore)) {
+			char serr[IMAGE_SIGS_ERR_MAX] = "";
+
+			if (image_sigs_configure(d->image_sigs, &next.k8s_sigstore, serr) < 0) {
+				log_error(&d->log,
+					  "sigstore: new settings not applied; the running "
+					  "ones stay",
+					  "error", serr);
+			} else {
+				struct config_sigstore tmp = d->cfg.k8s_sigstore;
+
+				d->cfg.k8s_sigstore = next.k8s_sigstore;
+				next.k8s_sigstore = tmp; /* freed with next */
+			}
+		}
+	}
 	workload_api_set_policy(d->wapi, policy);
 	policy_free(d->policy);
 	d->policy = policy;
@@ -493,6 +528,25 @@ static int start_kubernetes(struct daemon *d)
 	d->k8s.attestor.n_include_annotation_prefixes = c->k8s_n_annotation_prefixes;
 	d->k8s.deadline_ms = c->k8s_attestation_timeout_ms;
 	log_info(&d->log, "kubernetes attestor on", "kubelet", kubelet_url(d->kubelet));
+
+	/* attestors.kubernetes.sigstore: the service exists whenever the attestor does, so a
+	 * reload can switch verification on and off. */
+	{
+		char serr[IMAGE_SIGS_ERR_MAX] = "";
+
+		rc = image_sigs_new(NULL, d->workers, &d->log, &d->image_sigs);
+		if (rc < 0) {
+			log_error(&d->log, "sigstore", "error", strerror(-rc));
+			return rc;
+		}
+		rc = image_sigs_configure(d->image_sigs, &d->cfg.k8s_sigstore, serr);
+		if (rc < 0) {
+			log_error(&d->log, "sigstore", "error", serr);
+			return rc;
+		}
+		image_sigs_k8s_verifier(d->image_sigs, &d->image_verifier);
+		d->k8s.images = &d->image_verifier;
+	}
 	return 0;
 }
 
@@ -651,11 +705,14 @@ static int daemon_start(struct daemon *d)
 static void daemon_stop(struct daemon *d, bool clean)
 {
 	admin_free(d->admin);
+	/* Image verifications stop at their next request rather than run to their deadline. */
+	image_sigs_cancel_all(d->image_sigs);
 	/* Queued work completes first: its callbacks still use the agent, the Workload API,
 	 * the SVID cache and the audit ring. */
 	workers_free(d->workers);
 	/* Lookups still waiting end with -ECANCELED into the agent, which is still here. */
 	kubelet_free(d->kubelet);
+	image_sigs_free(d->image_sigs);
 	http_fetch_free(d->http);
 	workload_api_shutdown(d->wapi);
 	svid_cache_free(d->svid_cache);

@@ -310,6 +310,90 @@ static void test_selectors_k8s(void **state)
 	attr_set_free(s);
 }
 
+/* Sigstore rows: PRESENT (fixed selectors), PLAIN, and PER_ID (one per container ID). */
+static void test_selectors_image_signature(void **state)
+{
+	const struct {
+		const char *name;
+		const char *const *attrs; /* name, value pairs, NULL-terminated */
+		const char *const *want;  /* selectors, NULL-terminated */
+	} cases[] = {
+		{"verified with provenance",
+		 (const char *const[]){"kubernetes.workload_container.id",
+				       "c0ffee",
+				       "kubernetes.image.signature.subject",
+				       "https://gh/a:b",
+				       "kubernetes.image.signature.issuer",
+				       "https://issuer",
+				       "kubernetes.image.signature.value",
+				       "MEUCsig==",
+				       "kubernetes.image.signature.log_id",
+				       "abcd",
+				       "kubernetes.image.signature.log_index",
+				       "42",
+				       "kubernetes.image.signature.integrated_time",
+				       "1700000000",
+				       "kubernetes.image.signature.signed_entry_timestamp",
+				       "MEQset==",
+				       "kubernetes.image.provenance.predicate_type",
+				       "https://slsa.dev/provenance/v1",
+				       "kubernetes.image.sigstore_validation",
+				       "passed",
+				       NULL},
+		 (const char *const[]){"k8s:image-signature:verified",
+				       "k8s:image-signature-subject:https://gh/a:b",
+				       "k8s:image-signature-issuer:https://issuer",
+				       "k8s:image-attestations:verified",
+				       "k8s:c0ffee:image-signature-content:MEUCsig==",
+				       "k8s:c0ffee:image-signature-subject:https://gh/a:b",
+				       "k8s:c0ffee:image-signature-logid:abcd",
+				       "k8s:c0ffee:image-signature-integrated-time:1700000000",
+				       "k8s:sigstore-validation:passed", NULL}},
+		{"verified without provenance",
+		 (const char *const[]){"kubernetes.workload_container.id", "c1",
+				       "kubernetes.image.signature.subject", "s",
+				       "kubernetes.image.signature.issuer", "i",
+				       "kubernetes.image.signature.value", "v",
+				       "kubernetes.image.sigstore_validation", "passed", NULL},
+		 (const char *const[]){
+			 "k8s:image-signature:verified", "k8s:image-signature-subject:s",
+			 "k8s:image-signature-issuer:i", "k8s:c1:image-signature-content:v",
+			 "k8s:c1:image-signature-subject:s", "k8s:sigstore-validation:passed",
+			 NULL}},
+		{"skipped image",
+		 (const char *const[]){"kubernetes.image.sigstore_validation", "passed", NULL},
+		 (const char *const[]){"k8s:sigstore-validation:passed", NULL}},
+		{"signature without a container ID: no per-container selectors",
+		 (const char *const[]){"kubernetes.image.signature.subject", "s",
+				       "kubernetes.image.signature.value", "v", NULL},
+		 (const char *const[]){"k8s:image-signature:verified",
+				       "k8s:image-signature-subject:s", NULL}},
+		{"container ID alone: nothing",
+		 (const char *const[]){"kubernetes.workload_container.id", "c1", NULL},
+		 (const char *const[]){NULL}},
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct attr_set *s;
+		struct selectors sel;
+		size_t n = 0;
+
+		print_message("case: %s\n", cases[c].name);
+		assert_int_equal(attr_set_new(&s), 0);
+		for (size_t i = 0; cases[c].attrs[i]; i += 2)
+			assert_int_equal(attr_set_add(s, cases[c].attrs[i], cases[c].attrs[i + 1]),
+					 0);
+		assert_int_equal(attr_set_selectors(s, &sel), 0);
+		while (cases[c].want[n])
+			n++;
+		for (size_t i = 0; i < sel.n && i < n; i++)
+			assert_string_equal(sel.items[i], cases[c].want[i]);
+		assert_int_equal(sel.n, n);
+		selectors_free(&sel);
+		attr_set_free(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_split_key),
 		cmocka_unit_test(test_selectors_many),
 		cmocka_unit_test(test_selectors_k8s),
+		cmocka_unit_test(test_selectors_image_signature),
 	};
 
 	return cmocka_run_group_tests_name("attrs", tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "daemon/config.h"
+#include "sigstore/identity.h"
 
 #define DUMP_MAX (8 * CONFIG_PATH_MAX)
 
@@ -113,6 +114,21 @@ static void dump(const struct config *c, char *buf, size_t size)
 			    t->jwt_claims[j].value);
 		put(&d, "%s;", t->njwt_claims ? "}" : "");
 	}
+	{
+		const struct config_sigstore *g = &c->k8s_sigstore;
+
+		put(&d,
+		    "sig=%d;rekor=%s;root=%s;noprov=%d;notlog=%d;sct=%d;stimeout=%llu;dcfg=%s;"
+		    "rca=%s;cpc=%s;cpb=%s;",
+		    g->enabled, g->rekor_url, g->trusted_root, g->skip_provenance,
+		    g->skip_transparency_log, g->enforce_sct, (unsigned long long)g->timeout_ms,
+		    g->docker_config, g->ca_file, g->credential_provider_config,
+		    g->credential_provider_bin_dir);
+		for (size_t i = 0; i < g->n_identities; i++)
+			put_list(&d, g->identities[i].issuer, g->identities[i].subjects,
+				 g->identities[i].n_subjects);
+		put_list(&d, "skip", g->skip_images, g->n_skip_images);
+	}
 }
 
 struct parse_case {
@@ -126,7 +142,8 @@ struct parse_case {
 #define A100                                                                                       \
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
 	"aaaaaaaaaaaa"
-#define A50 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define A50   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static const struct parse_case parse_cases[] = {
 	/* valid */
@@ -188,8 +205,79 @@ static const struct parse_case parse_cases[] = {
 	/* DESIGN.md keys this build does not have */
 	{"metrics", "metrics: {listen: \"127.0.0.1:9988\"}", -EINVAL,
 	 "cfg.yaml:1:1: metrics: " UNSUP},
-	{"kubernetes sigstore", "attestors:\n  kubernetes:\n    enabled: true\n    sigstore: {}\n",
-	 -EINVAL, "cfg.yaml:4:5: attestors.kubernetes.sigstore: " UNSUP},
+	/* attestors.kubernetes.sigstore (enabled cases that load a trusted root: test_sigstore) */
+	{"sigstore defaults", "attestors:\n  kubernetes:\n    sigstore: {}\n", 0,
+	 "sig=0;rekor=https://rekor.sigstore.dev;root=;noprov=0;notlog=0;sct=1;stimeout=30000;"
+	 "dcfg=;rca=;cpc=;cpb=;"},
+	{"sigstore disabled keeps every key",
+	 "attestors:\n  kubernetes:\n    sigstore:\n      enabled: false\n"
+	 "      allowed_identities:\n        https://token.actions.githubusercontent.com:\n"
+	 "          - https://github.com/org/*\n          - https://github.com/other/x@*\n"
+	 "        https://accounts.google.com: [\"*@example.com\"]\n"
+	 "      trusted_root: /etc/r.json\n      rekor_url: https://rekor.example\n"
+	 "      skip_provenance: true\n      skip_transparency_log: true\n"
+	 "      enforce_sct: false\n      timeout: 1m\n"
+	 "      skip_images: [\"sha256:" HEX64 "\"]\n"
+	 "      registry: {docker_config: /d.json, ca_file: /ca.pem,\n"
+	 "                 credential_provider_config: /cp.yaml, credential_provider_bin_dir: "
+	 "/b}\n",
+	 0,
+	 "sig=0;rekor=https://rekor.example;root=/etc/r.json;noprov=1;notlog=1;sct=0;"
+	 "stimeout=60000;dcfg=/d.json;rca=/ca.pem;cpc=/cp.yaml;cpb=/b;"
+	 "https://token.actions.githubusercontent.com[https://github.com/org/*,"
+	 "https://github.com/other/x@*]https://accounts.google.com[*@example.com]"
+	 "skip[sha256:" HEX64 "]"},
+	{"sigstore enabled needs kubernetes",
+	 "attestors:\n  kubernetes:\n    sigstore: {enabled: true}\n", -EINVAL,
+	 "cfg.yaml: attestors.kubernetes.sigstore.enabled: true needs "
+	 "attestors.kubernetes.enabled: "
+	 "true"},
+	{"sigstore enabled needs identities",
+	 "attestors:\n  kubernetes:\n    enabled: true\n    sigstore: {enabled: true}\n", -EINVAL,
+	 "attestors.kubernetes.sigstore.allowed_identities: at least one issuer with one subject "
+	 "pattern is required"},
+	{"sigstore issuer without subjects",
+	 "attestors:\n  kubernetes:\n    sigstore:\n      allowed_identities: {\"https://i\": "
+	 "[]}\n",
+	 -EINVAL,
+	 "cfg.yaml:4:41: attestors.kubernetes.sigstore.allowed_identities.https://i: at least one "
+	 "subject pattern is required"},
+	{"sigstore subjects not a list",
+	 "attestors:\n  kubernetes:\n    sigstore:\n      allowed_identities: {\"https://i\": x}\n",
+	 -EINVAL, "allowed_identities.https://i: expected a sequence, got a scalar"},
+	{"sigstore duplicate issuer",
+	 "attestors:\n  kubernetes:\n    sigstore:\n      allowed_identities: {a: [x], a: [y]}\n",
+	 -EINVAL, "allowed_identities.a: duplicate issuer"},
+	{"sigstore identities not a mapping",
+	 "attestors:\n  kubernetes:\n    sigstore:\n      allowed_identities: [a]\n", -EINVAL,
+	 "allowed_identities: expected a mapping of OIDC issuer to a list of subject patterns"},
+	{"sigstore rekor_url http",
+	 "attestors:\n  kubernetes:\n    sigstore: {rekor_url: \"http://rekor.sigstore.dev\"}\n",
+	 -EINVAL,
+	 "attestors.kubernetes.sigstore.rekor_url: \"http://rekor.sigstore.dev\": must be an "
+	 "https:// URL"},
+	{"sigstore rekor_url with a space",
+	 "attestors:\n  kubernetes:\n    sigstore: {rekor_url: \"https://a b\"}\n", -EINVAL,
+	 "URL contains a space or control character"},
+	{"sigstore skip_images bad digest",
+	 "attestors:\n  kubernetes:\n    sigstore:\n      skip_images: [\"sha256:" HEX64
+	 "\", \"sha256:ABC\"]\n",
+	 -EINVAL,
+	 "attestors.kubernetes.sigstore.skip_images[1]: \"sha256:ABC\": expected an image digest "
+	 "sha256:<64 lower-case hex digits>"},
+	{"sigstore timeout too short",
+	 "attestors:\n  kubernetes:\n    sigstore: {timeout: 500ms}\n", -EINVAL,
+	 "attestors.kubernetes.sigstore.timeout: expected a duration from 1s to 10m"},
+	{"sigstore relative trusted_root",
+	 "attestors:\n  kubernetes:\n    sigstore: {trusted_root: r.json}\n", -EINVAL,
+	 "attestors.kubernetes.sigstore.trusted_root: \"r.json\": must be an absolute path"},
+	{"sigstore credential provider half",
+	 "attestors:\n  kubernetes:\n    sigstore: {registry: {credential_provider_config: /c}}\n",
+	 -EINVAL,
+	 "attestors.kubernetes.sigstore.registry: credential_provider_config is set but "
+	 "credential_provider_bin_dir is missing"},
+	{"sigstore unknown key", "attestors:\n  kubernetes:\n    sigstore: {enable: true}\n",
+	 -EINVAL, "attestors.kubernetes.sigstore.enable: unknown key (known: enabled, "},
 
 	/* attestors.kubernetes */
 	{"k8s defaults", "attestors:\n  unix: {enabled: true}\n  kubernetes:\n    enabled: false\n",
@@ -930,6 +1018,145 @@ static void test_duration_table(void **state)
 	assert_int_equal(config_parse_duration_ms(NULL, &(uint64_t){0}), -EINVAL);
 }
 
+/* Writes len bytes to path. */
+static void write_bytes(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Enabled sigstore blocks: the trusted root is loaded, the policy built, rekor_url checked. */
+static void test_sigstore(void **state)
+{
+	char dir[] = "/tmp/attestd-test-config-XXXXXX", root[64], bad[64], yaml[2048];
+	char err[CONFIG_ERR_MAX];
+	const char *builtin;
+	struct config a, b;
+	size_t len;
+	int rc;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(root, sizeof(root), "%s/root.json", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.json", dir);
+	builtin = config_builtin_trusted_root(&len);
+	assert_true(len > 1000);
+	assert_non_null(strstr(builtin, "https://rekor.sigstore.dev"));
+	write_bytes(root, builtin, len);
+	write_bytes(bad, "{\"tlogs\": 5}", 13);
+
+#define SIG_YAML(extra)                                                                      \
+	"attestors:\n  kubernetes:\n    enabled: true\n    sigstore:\n      enabled: true\n" \
+	"      allowed_identities: {\"https://token.actions.githubusercontent.com\": "       \
+	"[\"https://github.com/org/*\"], \"https://i2\": [a, b]}\n" extra
+
+	/* an explicit trusted root */
+	snprintf(yaml, sizeof(yaml), SIG_YAML("      trusted_root: %s\n"), root);
+	rc = config_parse(yaml, strlen(yaml), "c", &a, err);
+	if (rc)
+		fail_msg("%s", err);
+	assert_non_null(a.k8s_sigstore.trust_root);
+	assert_non_null(a.k8s_sigstore.policy);
+	assert_int_equal(sigstore_identity_policy_count(a.k8s_sigstore.policy), 3);
+	assert_true(sigstore_identity_policy_allows(a.k8s_sigstore.policy,
+						    "https://token.actions.githubusercontent.com",
+						    "https://github.com/org/x"));
+	assert_false(sigstore_identity_policy_allows(a.k8s_sigstore.policy, "https://i2", "c"));
+	assert_string_equal(a.k8s_sigstore.trusted_root_source, root);
+
+	/* the same settings do not differ; the trusted root's contents count */
+	assert_int_equal(config_parse(yaml, strlen(yaml), "c", &b, err), 0);
+	assert_false(config_sigstore_differs(&a.k8s_sigstore, &b.k8s_sigstore));
+	config_free(&b);
+	write_bytes(root, builtin, len); /* rewritten, same bytes */
+	assert_int_equal(config_parse(yaml, strlen(yaml), "c", &b, err), 0);
+	assert_false(config_sigstore_differs(&a.k8s_sigstore, &b.k8s_sigstore));
+	config_free(&b);
+	{
+		/* one more space: other bytes, same meaning */
+		char *copy = malloc(len + 1);
+
+		assert_non_null(copy);
+		copy[0] = ' ';
+		memcpy(copy + 1, builtin, len);
+		write_bytes(root, copy, len + 1);
+		free(copy);
+	}
+	assert_int_equal(config_parse(yaml, strlen(yaml), "c", &b, err), 0);
+	assert_true(config_sigstore_differs(&a.k8s_sigstore, &b.k8s_sigstore));
+	config_free(&b);
+	snprintf(yaml, sizeof(yaml), SIG_YAML("      trusted_root: %s\n      timeout: 10s\n"),
+		 root);
+	assert_int_equal(config_parse(yaml, strlen(yaml), "c", &b, err), 0);
+	assert_true(config_sigstore_differs(&a.k8s_sigstore, &b.k8s_sigstore));
+	config_free(&b);
+	config_free(&a);
+
+	/* a missing explicit path is an error, and so is a malformed root */
+	snprintf(yaml, sizeof(yaml), SIG_YAML("      trusted_root: %s/none.json\n"), dir);
+	assert_int_equal(config_parse(yaml, strlen(yaml), "c", &a, err), -EINVAL);
+	assert_non_null(strstr(err, "c: attestors.kubernetes.sigstore.trusted_root: "));
+	assert_non_null(strstr(err, "none.json: cannot read: No such file or directory"));
+	snprintf(yaml, sizeof(yaml), SIG_YAML("      trusted_root: %s\n"), bad);
+	assert_int_equal(config_parse(yaml, strlen(yaml), "c", &a, err), -EINVAL);
+	assert_non_null(strstr(err, "attestors.kubernetes.sigstore.trusted_root: "));
+	assert_non_null(strstr(err, "bad.json: "));
+
+	/* rekor_url must name a log of the trusted root */
+	snprintf(yaml, sizeof(yaml),
+		 SIG_YAML("      trusted_root: %s\n      rekor_url: https://rekor.example\n"),
+		 root);
+	assert_int_equal(config_parse(yaml, strlen(yaml), "c", &a, err), -EINVAL);
+	assert_non_null(strstr(err, "attestors.kubernetes.sigstore.rekor_url: "
+				    "\"https://rekor.example\" is not a transparency log of the "
+				    "trusted root"));
+	snprintf(yaml, sizeof(yaml),
+		 SIG_YAML("      trusted_root: %s\n      rekor_url: "
+			  "https://log2025-1.rekor.sigstore.dev/\n"),
+		 root);
+	rc = config_parse(yaml, strlen(yaml), "c", &a, err);
+	if (rc)
+		fail_msg("%s", err);
+	config_free(&a);
+
+	/* an invalid pattern is named by issuer and index */
+	{
+		/* 1100 characters: longer than SIGSTORE_IDENTITY_MAX_PATTERN */
+		char big[4096];
+
+		snprintf(big, sizeof(big),
+			 "attestors:\n  kubernetes:\n    enabled: true\n    sigstore:\n"
+			 "      enabled: true\n      trusted_root: %s\n"
+			 "      allowed_identities: {\"https://i\": [a, %01100d]}\n",
+			 root, 0);
+		assert_int_equal(config_parse(big, strlen(big), "c", &a, err), -EINVAL);
+		assert_non_null(strstr(
+			err, "attestors.kubernetes.sigstore.allowed_identities.https://i[1]: "));
+	}
+
+	/* without trusted_root: /etc/attestd/trusted_root.json if it exists, else built in */
+	snprintf(yaml, sizeof(yaml), SIG_YAML(""));
+	rc = config_parse(yaml, strlen(yaml), "c", &a, err);
+	if (access(CONFIG_SIGSTORE_DEFAULT_ROOT, F_OK) == 0) {
+		print_message("%s exists: the built-in fallback is not tested\n",
+			      CONFIG_SIGSTORE_DEFAULT_ROOT);
+		if (rc == 0)
+			config_free(&a);
+	} else {
+		if (rc)
+			fail_msg("%s", err);
+		assert_string_equal(a.k8s_sigstore.trusted_root_source, "built-in");
+		assert_non_null(a.k8s_sigstore.trust_root);
+		config_free(&a);
+	}
+#undef SIG_YAML
+	unlink(root);
+	unlink(bad);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -942,6 +1169,7 @@ int main(void)
 		cmocka_unit_test(test_list_limits),
 		cmocka_unit_test(test_late_failure_frees),
 		cmocka_unit_test(test_duration_table),
+		cmocka_unit_test(test_sigstore),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

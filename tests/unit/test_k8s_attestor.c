@@ -19,6 +19,7 @@
 #include "attest/attrs.h"
 #include "attest/k8s_attestor.h"
 #include "attest/k8s_pods.h"
+#include "attest/policy.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -532,6 +533,157 @@ static void test_errors(void **state)
 	free(big);
 }
 
+#define HEXA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HEXB "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* imageID (and image name) -> the reference to verify and its digest. */
+static void test_image_ref(void **state)
+{
+	static const struct {
+		const char *name, *image, *image_id;
+		int rc;
+		const char *ref, *digest; /* rc 0; or a substring of err */
+	} cases[] = {
+		{"docker-pullable", "nginx:1.25", "docker-pullable://nginx@sha256:" HEXA, 0,
+		 "nginx@sha256:" HEXA, "sha256:" HEXA},
+		{"repo@digest (containerd)", "reg:5000/app:v1", "reg:5000/app@sha256:" HEXA, 0,
+		 "reg:5000/app@sha256:" HEXA, "sha256:" HEXA},
+		{"bare digest + image name with port and tag", "reg:5000/team/app:v1",
+		 "sha256:" HEXB, 0, "reg:5000/team/app@sha256:" HEXB, "sha256:" HEXB},
+		{"bare digest + image name without tag", "reg:5000/app", "sha256:" HEXB, 0,
+		 "reg:5000/app@sha256:" HEXB, "sha256:" HEXB},
+		{"pinned image wins over a bare (config) digest", "app@sha256:" HEXA,
+		 "sha256:" HEXB, 0, "app@sha256:" HEXA, "sha256:" HEXA},
+		{"no imageID: pinned image", "app@sha256:" HEXA, NULL, 0, "app@sha256:" HEXA,
+		 "sha256:" HEXA},
+		{"no imageID: a tag, resolved later", "reg.io/app:v2", "", 0, "reg.io/app:v2", ""},
+		{"bare digest without image", NULL, "sha256:" HEXA, -EINVAL, "no repository", NULL},
+		{"short digest", "app", "app@sha256:abc", -EINVAL, "not a sha256 digest", NULL},
+		{"upper-case digest", "app",
+		 "sha256:"
+		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		 -EINVAL, "not a sha256 digest", NULL},
+		{"nothing", NULL, NULL, -EINVAL, "neither", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char ref[K8S_IMAGE_REF_MAX], digest[K8S_IMAGE_DIGEST_LEN], err[256];
+		int rc =
+			k8s_attestor_image_ref(cases[i].image, cases[i].image_id, ref, digest, err);
+
+		print_message("case: %s\n", cases[i].name);
+		assert_int_equal(rc, cases[i].rc);
+		if (rc == 0) {
+			assert_string_equal(ref, cases[i].ref);
+			assert_string_equal(digest, cases[i].digest);
+		} else {
+			assert_non_null(strstr(err, cases[i].ref));
+		}
+	}
+}
+
+static void test_image_signature_attrs(void **state)
+{
+	static const char *const want[] = {
+		"kubernetes.workload_container.id=" HEXB,
+		"kubernetes.image.signature.subject=https://github.com/o/r/.github/workflows/"
+		"w.yml@refs/"
+		"heads/main",
+		"kubernetes.image.signature.issuer=https://token.actions.githubusercontent.com",
+		"kubernetes.image.signature.value=MEUCsig==",
+		"kubernetes.image.signature.log_id=" HEXA,
+		"kubernetes.image.signature.log_index=7",
+		"kubernetes.image.signature.integrated_time=1700000000",
+		"kubernetes.image.signature.signed_entry_timestamp=MEQset==",
+		"kubernetes.image.provenance.predicate_type=https://slsa.dev/provenance/v1",
+		"kubernetes.image.sigstore_validation=passed",
+	};
+	struct k8s_image_signature sig = {
+		.subject = "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main",
+		.issuer = "https://token.actions.githubusercontent.com",
+		.signature_b64 = "MEUCsig==",
+		.log_id_hex = HEXA,
+		.log_index = 7,
+		.integrated_time = 1700000000,
+		.set_b64 = "MEQset==",
+		.provenance_type = "https://slsa.dev/provenance/v1",
+	};
+	struct attr_set *s;
+	char err[256];
+
+	assert_int_equal(attr_set_new(&s), 0);
+	assert_int_equal(k8s_attestor_add_image_signature(&sig, HEXB, s, err), 0);
+	expect_attrs(s, want, sizeof(want) / sizeof(want[0]));
+	attr_set_free(s);
+
+	/* skipped image: validation passed, no signature */
+	assert_int_equal(attr_set_new(&s), 0);
+	assert_int_equal(k8s_attestor_add_image_signature(NULL, HEXB, s, err), 0);
+	expect_attrs(s, want + 9, 1);
+	attr_set_free(s);
+
+	/* Rekor v2 entry (no SET), unknown log index, no provenance */
+	sig.set_b64 = NULL;
+	sig.log_index = -1;
+	sig.provenance_type = NULL;
+	assert_int_equal(attr_set_new(&s), 0);
+	assert_int_equal(k8s_attestor_add_image_signature(&sig, HEXB, s, err), 0);
+	{
+		const char *const w2[] = {want[0], want[1], want[2], want[3],
+					  want[4], want[6], want[9]};
+
+		expect_attrs(s, w2, sizeof(w2) / sizeof(w2[0]));
+	}
+	attr_set_free(s);
+
+	/* incomplete input adds nothing */
+	assert_int_equal(attr_set_new(&s), 0);
+	sig.subject = NULL;
+	assert_int_equal(k8s_attestor_add_image_signature(&sig, HEXB, s, err), -EINVAL);
+	assert_non_null(strstr(err, "subject"));
+	sig.subject = "s";
+	assert_int_equal(k8s_attestor_add_image_signature(&sig, "", s, err), -EINVAL);
+	assert_non_null(strstr(err, "container ID"));
+	assert_int_equal(attr_set_count(s), 0);
+	attr_set_free(s);
+}
+
+/* A template naming a signature attribute fails for a workload whose image did not verify. */
+static void test_template_needs_signature(void **state)
+{
+	struct policy_template t = {
+		.spiffe_id = "spiffe://example.org/signer/{{kubernetes.image.signature.subject}}",
+	};
+	struct k8s_image_signature sig = {.subject = "ci", .issuer = "i", .signature_b64 = "v"};
+	struct policy *p = NULL;
+	struct policy_match m;
+	struct selectors sel;
+	struct attr_set *s;
+	char err[POLICY_ERR_MAX];
+
+	assert_int_equal(policy_new("example.org", NULL, 0, &t, 1, &p, err), 0);
+	assert_int_equal(attr_set_new(&s), 0);
+	assert_int_equal(attr_set_add(s, "kubernetes.pod.namespace", "prod"), 0);
+	assert_int_equal(attr_set_selectors(s, &sel), 0);
+	assert_int_equal(policy_match(p, s, &sel, &m), 0);
+	assert_int_equal(m.nids, 0);
+	assert_int_equal(m.nerrors, 1);
+	assert_non_null(strstr(m.errors[0], "kubernetes.image.signature.subject"));
+	policy_match_free(&m);
+	selectors_free(&sel);
+
+	/* with the signature it renders */
+	assert_int_equal(k8s_attestor_add_image_signature(&sig, "c1", s, err), 0);
+	assert_int_equal(attr_set_selectors(s, &sel), 0);
+	assert_int_equal(policy_match(p, s, &sel, &m), 0);
+	assert_int_equal(m.nids, 1);
+	assert_int_equal(m.nerrors, 0);
+	policy_match_free(&m);
+	selectors_free(&sel);
+	attr_set_free(s);
+	policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +694,9 @@ int main(void)
 		cmocka_unit_test(test_flannel_init_container),
 		cmocka_unit_test(test_owners_ephemeral_and_empty_values),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_image_ref),
+		cmocka_unit_test(test_image_signature_attrs),
+		cmocka_unit_test(test_template_needs_signature),
 	};
 
 	return cmocka_run_group_tests_name("k8s_attestor", tests, NULL, NULL);
