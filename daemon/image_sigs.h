@@ -25,6 +25,7 @@
 #define IMAGE_SIGS_MAX_JOBS	256  /* images being verified at once; more get -EAGAIN */
 #define IMAGE_SIGS_MAX_WAITERS	4096 /* requests waiting at once; more get -EAGAIN */
 #define IMAGE_SIGS_ERR_MAX	256
+#define IMAGE_SIGS_THREADS	4 /* registry worker threads (mostly waiting on I/O) */
 
 /* sigstore_image_verify's signature: tests replace it (no registry needed). */
 typedef int (*image_sigs_verify_fn)(struct sigstore_oci_client *c,

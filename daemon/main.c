@@ -65,6 +65,9 @@ struct daemon {
 	struct kubelet *kubelet;
 	struct k8s_workload_opts k8s;
 	struct image_sigs *image_sigs; /* with the Kubernetes attestor (sigstore may be off) */
+	/* Registry I/O gets threads of its own: a slow registry (up to the sigstore timeout per
+	 * image) must not hold up the hashing and parsing of every other attestation. */
+	struct workers *registry_workers;
 	struct k8s_image_verifier image_verifier;
 	int signal_fd;
 	uint64_t start_mono_ms;
@@ -534,7 +537,12 @@ static int start_kubernetes(struct daemon *d)
 	{
 		char serr[IMAGE_SIGS_ERR_MAX] = "";
 
-		rc = image_sigs_new(NULL, d->workers, &d->log, &d->image_sigs);
+		rc = workers_new(d->loop, IMAGE_SIGS_THREADS, &d->registry_workers);
+		if (rc < 0) {
+			log_error(&d->log, "sigstore: worker threads", "error", strerror(-rc));
+			return rc;
+		}
+		rc = image_sigs_new(NULL, d->registry_workers, &d->log, &d->image_sigs);
 		if (rc < 0) {
 			log_error(&d->log, "sigstore", "error", strerror(-rc));
 			return rc;
@@ -709,6 +717,7 @@ static void daemon_stop(struct daemon *d, bool clean)
 	image_sigs_cancel_all(d->image_sigs);
 	/* Queued work completes first: its callbacks still use the agent, the Workload API,
 	 * the SVID cache and the audit ring. */
+	workers_free(d->registry_workers);
 	workers_free(d->workers);
 	/* Lookups still waiting end with -ECANCELED into the agent, which is still here. */
 	kubelet_free(d->kubelet);
