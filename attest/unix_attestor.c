@@ -115,13 +115,18 @@ void unix_names_cache_get_stats(const struct unix_names_cache *c,
 	*out = c->stats;
 }
 
-static struct unix_names_slot *unix_names_slot(struct unix_names_cache *c, bool is_group,
-					       uint32_t id)
+static size_t unix_names_index(bool is_group, uint32_t id)
 {
 	/* Fibonacci hashing of (id, kind): consecutive ids and uid/gid pairs spread out. */
 	uint64_t h = (((uint64_t)id << 1) | is_group) * 0x9e3779b97f4a7c15ull;
 
-	return &c->slots[(h >> 32) % UNIX_NAMES_CACHE_SLOTS];
+	return (h >> 32) % UNIX_NAMES_CACHE_SLOTS;
+}
+
+static struct unix_names_slot *unix_names_slot(struct unix_names_cache *c, bool is_group,
+					       uint32_t id)
+{
+	return &c->slots[unix_names_index(is_group, id)];
 }
 
 int unix_names_cache_lookup(struct unix_names_cache *c, bool is_group, uint32_t id, uint64_t now_ms,
@@ -151,6 +156,72 @@ int unix_names_cache_lookup(struct unix_names_cache *c, bool is_group, uint32_t 
 	slot->expires_ms = now_ms + c->ttl_ms;
 	memcpy(slot->name, name, strlen(name) + 1);
 	return 0;
+}
+
+static bool unix_names_fresh(const struct unix_names_cache *c, bool is_group, uint32_t id,
+			     uint64_t now_ms)
+{
+	const struct unix_names_slot *slot = &c->slots[unix_names_index(is_group, id)];
+
+	return slot->used && slot->id == id && slot->is_group == is_group &&
+	       now_ms < slot->expires_ms;
+}
+
+static void unix_names_want(const struct unix_names_cache *c, bool is_group, uint32_t id,
+			    uint64_t now_ms, struct unix_names_batch *out)
+{
+	if (unix_names_fresh(c, is_group, id, now_ms))
+		return;
+	for (unsigned i = 0; i < out->n; i++)
+		if (out->item[i].id == id && out->item[i].is_group == is_group)
+			return;
+	if (out->n >= UNIX_NAMES_BATCH_MAX)
+		return;
+	memset(&out->item[out->n], 0, sizeof(out->item[0]));
+	out->item[out->n].id = id;
+	out->item[out->n].is_group = is_group;
+	out->n++;
+}
+
+unsigned unix_names_cache_missing(const struct unix_names_cache *c,
+				  const struct peer_identity *peer, uint64_t now_ms,
+				  struct unix_names_batch *out)
+{
+	uint32_t ngroups = peer->ngroups < ATTESTD_MAX_GROUPS ? peer->ngroups : ATTESTD_MAX_GROUPS;
+
+	out->n = 0;
+	unix_names_want(c, false, peer->euid, now_ms, out);
+	unix_names_want(c, true, peer->egid, now_ms, out);
+	for (uint32_t i = 0; i < ngroups; i++)
+		unix_names_want(c, true, peer->groups[i], now_ms, out);
+	return out->n;
+}
+
+void unix_names_resolve(struct unix_names_batch *b)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		struct unix_names_item *it = &b->item[i];
+
+		it->rc = unix_lookup_name(it->is_group, it->id, it->name, sizeof(it->name));
+	}
+}
+
+void unix_names_cache_store(struct unix_names_cache *c, const struct unix_names_batch *b,
+			    uint64_t now_ms)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct unix_names_item *it = &b->item[i];
+		struct unix_names_slot *slot = unix_names_slot(c, it->is_group, it->id);
+
+		c->stats.misses++;
+		if (it->rc < 0)
+			continue; /* failures are never cached */
+		slot->used = true;
+		slot->id = it->id;
+		slot->is_group = it->is_group;
+		slot->expires_ms = now_ms + c->ttl_ms;
+		memcpy(slot->name, it->name, sizeof(slot->name));
+	}
 }
 
 static uint64_t unix_now_ms(void)

@@ -54,6 +54,37 @@ int unix_names_cache_lookup(struct unix_names_cache *c, bool is_group, uint32_t 
 			    char *name, size_t name_len);
 
 /*
+ * Cache misses resolved off the loop thread. unix_names_cache_missing() lists the ids of *peer
+ * whose names are not cached (fresh at now_ms); unix_names_resolve() looks them up through NSS
+ * on any thread (it touches only the batch); unix_names_cache_store() keeps the answers (loop
+ * thread). After that, unix_attestor_attest_cached() for the same peer makes no NSS call, unless
+ * a lookup failed (not cached: it is tried again there and reported) or two of its ids share a
+ * cache slot.
+ */
+#define UNIX_NAMES_BATCH_MAX (2 + ATTESTD_MAX_GROUPS)
+
+struct unix_names_item {
+	uint32_t id;
+	bool is_group;
+	int rc; /* unix_names_cache_lookup() result */
+	char name[UNIX_NAMES_CACHE_NAME_MAX];
+};
+
+struct unix_names_batch {
+	unsigned n;
+	struct unix_names_item item[UNIX_NAMES_BATCH_MAX];
+};
+
+/* Fills *out with the missing ids (each once); returns how many. c must not be NULL. */
+unsigned unix_names_cache_missing(const struct unix_names_cache *c,
+				  const struct peer_identity *peer, uint64_t now_ms,
+				  struct unix_names_batch *out);
+/* NSS lookups of every item of b; thread-safe (no cache). */
+void unix_names_resolve(struct unix_names_batch *b);
+void unix_names_cache_store(struct unix_names_cache *c, const struct unix_names_batch *b,
+			    uint64_t now_ms);
+
+/*
  * Adds the unix.* attributes of *peer to attrs. uid/gid are the effective ids (as SPIRE uses);
  * user/group names are omitted when NSS has none; unix.path is omitted when the executable path is
  * unknown or ends in " (deleted)". names (may be NULL: no cache) remembers NSS answers. Returns

@@ -1,8 +1,9 @@
 /*
  * agent.h - the agent socket and the attestation pipeline. Every connection accepted on the
- * agent socket is attested at once (capture -> unix attestor -> exe hash on the worker pool ->
- * selectors) and recorded in the audit ring; the connection is then closed (the Workload API
- * will serve it once it exists). The same pipeline attests a live pid for the admin API.
+ * agent socket is attested at once (capture -> names the names cache lacks, from NSS on the
+ * worker pool -> unix attestor -> exe hash on the worker pool -> selectors) and recorded in the
+ * audit ring; the connection is then closed (the Workload API will serve it once it exists).
+ * The same pipeline attests a live pid for the admin API.
  * Loop thread only.
  */
 #ifndef DAEMON_AGENT_H

@@ -29,13 +29,13 @@
 #include "daemon/grpc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -57,14 +57,18 @@
 #define GRPC_TIMEOUT_MAX_DIGITS	   8	       /* per the gRPC-over-HTTP/2 spec */
 #define GRPC_DESTROY_SENDS	   16	       /* best-effort mem_send rounds when closing */
 /*
- * Incoming RST_STREAM token bucket per connection (nghttp2's rapid-reset guard, CVE-2023-44487;
- * its default is 1000 then 33/s). A SPIFFE client that fetches once and cancels (FetchX509SVID
- * never ends on its own) resets every call, so the default cut such clients off after 1000 calls
- * at more than 33/s. On a local socket, a reset call costs us no more than a completed one, so
- * allow resets at the rate one connection can make calls; beyond that, GOAWAY as before.
+ * Rapid reset (CVE-2023-44487): a client opens calls and resets them at once, so the
+ * concurrent-stream limit never bounds the work it starts. nghttp2's own guard counts every
+ * RST_STREAM it receives, including the cancel that is the only way a client ends a
+ * FetchX509SVID stream once it has its answer: a client fetching at a few thousand calls/s on one
+ * connection met GOAWAY (or "stream refused" for a call in flight) whatever the limits. So
+ * nghttp2's guard is off and ours counts only early resets, of calls whose response had not
+ * begun (the application still had work for them, e.g. a JWT being signed on a worker): per
+ * connection, GRPC_EARLY_RST_BURST tokens refilled at GRPC_EARLY_RST_RATE per second (nghttp2's
+ * defaults); when they run out, GOAWAY ENHANCE_YOUR_CALM and the connection is closed.
  */
-#define GRPC_RST_BURST 10000
-#define GRPC_RST_RATE  10000 /* per second */
+#define GRPC_EARLY_RST_BURST 1000
+#define GRPC_EARLY_RST_RATE  33 /* per second */
 
 /* ---------------------------------------------------------------------------------------- */
 /* shared helpers                                                                            */
@@ -305,6 +309,10 @@ struct grpc_conn {
 	unsigned depth;
 	uint64_t kick_id;
 	uint32_t goaway_code;
+	uint64_t rst_tokens; /* early-reset guard */
+	uint64_t rst_stamp_ms;
+	uint32_t rst_burst, rst_rate;
+	bool started; /* the first kick (server SETTINGS) ran */
 	bool close_requested;
 	bool closing;
 	bool peer_gone; /* do not try to write a GOAWAY */
@@ -325,12 +333,25 @@ static void conn_leave(struct grpc_conn *conn)
 		conn_process(conn);
 }
 
+static void conn_read(struct grpc_conn *conn);
+
 static void on_kick(struct loop *loop, void *arg)
 {
 	struct grpc_conn *conn = arg;
 
 	conn->kick_id = 0;
 	conn_enter(conn);
+	if (!conn->started) {
+		/*
+		 * The server SETTINGS go out now. A client usually sends its preface and first
+		 * request right after connect() without waiting for ours (RFC 9113 3.4), so they
+		 * are often here already: read them first, and the SETTINGS, the SETTINGS ACK and
+		 * an answer given at once leave in one write (one wake-up of the client, not two).
+		 * Nothing there: the SETTINGS go alone, as before.
+		 */
+		conn->started = true;
+		conn_read(conn);
+	}
 	conn_leave(conn);
 }
 
@@ -695,10 +716,38 @@ static int srv_on_header(nghttp2_session *session, const nghttp2_frame *frame, c
 	return 0;
 }
 
+/* One early reset: takes a token, or closes the connection when none is left. */
+static void conn_early_reset(struct grpc_conn *conn)
+{
+	uint64_t now = loop_now_ms(conn->loop), gain;
+
+	if (conn->rst_rate && now > conn->rst_stamp_ms) {
+		gain = (now - conn->rst_stamp_ms) * conn->rst_rate / 1000u;
+		if (gain > 0) {
+			conn->rst_tokens = gain >= conn->rst_burst - conn->rst_tokens
+						   ? conn->rst_burst
+						   : conn->rst_tokens + gain;
+			conn->rst_stamp_ms = now;
+		}
+	}
+	if (conn->rst_tokens > 0) {
+		conn->rst_tokens--;
+		return;
+	}
+	conn_fail(conn, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
 static int srv_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
 	struct grpc_call *call;
 
+	if (frame->hd.type == NGHTTP2_RST_STREAM) {
+		/* called before nghttp2 closes the stream: the call is still there */
+		call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+		if (call && !call->headers_sent && !call->finished)
+			conn_early_reset(user_data);
+		return 0;
+	}
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
 		return 0;
 	call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
@@ -945,7 +994,12 @@ int grpc_conn_new(struct loop *loop, int fd, const struct grpc_server_ops *ops, 
 		r = -ENOMEM;
 		goto fail;
 	}
-	nghttp2_option_set_stream_reset_rate_limit(opt, GRPC_RST_BURST, GRPC_RST_RATE);
+	/* nghttp2's reset guard off: conn_early_reset() instead (see GRPC_EARLY_RST_BURST) */
+	nghttp2_option_set_stream_reset_rate_limit(opt, UINT64_MAX, UINT64_MAX);
+	conn->rst_burst = GRPC_EARLY_RST_BURST;
+	conn->rst_rate = GRPC_EARLY_RST_RATE;
+	conn->rst_tokens = GRPC_EARLY_RST_BURST;
+	conn->rst_stamp_ms = loop_now_ms(loop);
 	if (nghttp2_session_server_new2(&conn->session, cbs, conn, opt) != 0) {
 		r = -ENOMEM;
 		goto fail;
@@ -987,6 +1041,14 @@ void grpc_conn_close(struct grpc_conn *conn)
 	conn_fail(conn, NGHTTP2_NO_ERROR);
 	if (conn->depth == 0)
 		conn_destroy(conn);
+}
+
+void grpc_conn_set_reset_limit(struct grpc_conn *conn, uint32_t burst, uint32_t per_s)
+{
+	conn->rst_burst = burst;
+	conn->rst_rate = per_s;
+	conn->rst_tokens = burst;
+	conn->rst_stamp_ms = loop_now_ms(conn->loop);
 }
 
 unsigned grpc_conn_call_count(const struct grpc_conn *conn)
@@ -1270,32 +1332,39 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Non-blocking: serializes and writes what can be written. */
+/* Non-blocking: serializes what nghttp2 has (up to GRPC_OUT_CHUNK: the preface, SETTINGS,
+ * HEADERS and DATA of a call go in one write, not one per frame) and writes what can be written. */
 static void cli_flush(struct grpc_client *c)
 {
 	const uint8_t *data;
 
 	while (!c->broken) {
-		ssize_t n;
-		int r = buf_write(&c->out, c->fd);
+		ssize_t n = 0;
+		int r;
 
+		while (buf_pending(&c->out) < GRPC_OUT_CHUNK &&
+		       nghttp2_session_want_write(c->session)) {
+			n = nghttp2_session_mem_send(c->session, &data);
+			if (n < 0) {
+				cli_set_broken(c, -EPROTO, nghttp2_strerror((int)n));
+				return;
+			}
+			if (n == 0)
+				break;
+			if (buf_append(&c->out, data, (size_t)n) < 0) {
+				cli_set_broken(c, -ENOMEM, "out of memory");
+				return;
+			}
+		}
+		if (buf_pending(&c->out) == 0)
+			return;
+		r = buf_write(&c->out, c->fd);
 		if (r < 0) {
 			cli_set_broken(c, r, "write failed");
 			return;
 		}
-		if (buf_pending(&c->out) > 0 || !nghttp2_session_want_write(c->session))
-			return;
-		n = nghttp2_session_mem_send(c->session, &data);
-		if (n < 0) {
-			cli_set_broken(c, -EPROTO, nghttp2_strerror((int)n));
-			return;
-		}
-		if (n == 0)
-			return;
-		if (buf_append(&c->out, data, (size_t)n) < 0) {
-			cli_set_broken(c, -ENOMEM, "out of memory");
-			return;
-		}
+		if (buf_pending(&c->out) > 0)
+			return; /* socket full: the caller polls for POLLOUT */
 	}
 }
 
@@ -1397,9 +1466,9 @@ int grpc_client_connect(const char *socket_path, int timeout_ms, struct grpc_cli
 		snprintf(err, GRPC_ERR_MAX, "%s: connect: %s", socket_path, strerror(-r));
 		goto fail;
 	}
-	if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) < 0) {
+	if (ioctl(c->fd, FIONBIO, &(int){1}) < 0) {
 		r = -errno;
-		snprintf(err, GRPC_ERR_MAX, "%s: fcntl: %s", socket_path, strerror(-r));
+		snprintf(err, GRPC_ERR_MAX, "%s: FIONBIO: %s", socket_path, strerror(-r));
 		goto fail;
 	}
 	r = -ENOMEM;
@@ -1414,13 +1483,7 @@ int grpc_client_connect(const char *socket_path, int timeout_ms, struct grpc_cli
 						  GRPC_CLIENT_CONN_WINDOW) != 0)
 		goto nomem;
 	nghttp2_session_callbacks_del(cbs);
-	cli_flush(c);
-	if (c->broken) {
-		r = c->broken;
-		snprintf(err, GRPC_ERR_MAX, "%.100s: %.150s", socket_path, c->broken_err);
-		grpc_client_free(c);
-		return r;
-	}
+	/* The preface and SETTINGS leave with the first call (one write, one server wake-up). */
 	*out = c;
 	return 0;
 nomem:

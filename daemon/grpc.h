@@ -62,6 +62,13 @@ int grpc_conn_new(struct loop *loop, int fd, const struct grpc_server_ops *ops, 
 /* Sends GOAWAY, cancels open calls (on_cancel), closes the fd, then on_close. Idempotent. */
 void grpc_conn_close(struct grpc_conn *conn);
 unsigned grpc_conn_call_count(const struct grpc_conn *conn);
+/*
+ * Rapid-reset guard (CVE-2023-44487): RST_STREAMs from the client for calls whose response had not
+ * begun take a token from a bucket of `burst` refilled at `per_s` per second (defaults 1000 and
+ * 33/s); with none left the connection gets GOAWAY ENHANCE_YOUR_CALM and is closed. Resetting a
+ * call that already had an answer (how a client ends a stream it is done with) costs nothing.
+ */
+void grpc_conn_set_reset_limit(struct grpc_conn *conn, uint32_t burst, uint32_t per_s);
 
 /* A request header value, or NULL (names are lowercase, as HTTP/2 sends them). */
 const char *grpc_call_header(const struct grpc_call *call, const char *name);

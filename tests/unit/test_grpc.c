@@ -47,6 +47,7 @@ struct srv {
 	atomic_int n_call, n_message, n_half_close, n_cancel, n_close, n_accept, max_calls;
 	atomic_int send_errors;
 	atomic_int flood_result;
+	uint32_t rst_burst; /* > 0: grpc_conn_set_reset_limit(burst, 0/s) on new connections */
 };
 
 struct call_ctx {
@@ -121,6 +122,8 @@ static void s_on_message(struct grpc_call *call, const uint8_t *msg, size_t len)
 		 (const char *)msg);
 	if (strcmp(m, "Echo") == 0) {
 		ctx_send(ctx, msg, len);
+	} else if (strcmp(m, "Once") == 0) {
+		ctx_send(ctx, "one", 3); /* and the stream stays open, as FetchX509SVID's does */
 	} else if (strcmp(m, "Stream") == 0) {
 		int n = atoi(ctx->text);
 		char buf[32];
@@ -173,7 +176,8 @@ static void s_on_half_close(struct grpc_call *call)
 	} else if (strcmp(m, "Tick") == 0) {
 		ctx->ticks = 3;
 		loop_add_timer(ctx->srv->loop, 10, on_tick, ctx, &ctx->timer);
-	} else if (strcmp(m, "Hang") != 0 && strcmp(m, "Close") != 0 && strcmp(m, "Flood") != 0) {
+	} else if (strcmp(m, "Hang") != 0 && strcmp(m, "Close") != 0 && strcmp(m, "Flood") != 0 &&
+		   strcmp(m, "Once") != 0) {
 		ctx_finish(ctx, GRPC_OK, NULL);
 	}
 }
@@ -226,6 +230,8 @@ static void on_listen(struct loop *loop, int fd, uint32_t events, void *arg)
 	assert_non_null(cc);
 	cc->srv = srv;
 	assert_int_equal(grpc_conn_new(loop, cfd, &s_ops, cc, &cc->conn), 0);
+	if (srv->rst_burst)
+		grpc_conn_set_reset_limit(cc->conn, srv->rst_burst, 0);
 	srv->conns[slot] = cc;
 	atomic_fetch_add(&srv->n_accept, 1);
 }
@@ -1039,6 +1045,76 @@ static void test_client_goaway(void **state)
 	raw_close(&r);
 }
 
+#define RST_BURST 5
+
+/* A client that takes its answer, then cancels the stream (the only way to end FetchX509SVID),
+ * again and again on one connection: never cut off, however fast (nghttp2's own guard counted
+ * these resets and sent GOAWAY: "stream refused" for the call in flight). */
+static void test_reset_after_answer_not_limited(void **state)
+{
+	struct srv *srv = *state;
+	struct grpc_client *c;
+	uint8_t *msgs[4];
+	size_t lens[4], n;
+	char err[GRPC_ERR_MAX];
+
+	srv->rst_burst = RST_BURST; /* read by the server thread at accept, after this */
+	c = connect_client(srv);
+	for (int i = 0; i < 4 * RST_BURST; i++) {
+		struct grpc_client_call *call;
+		enum grpc_status st;
+		uint8_t *m = NULL;
+		size_t len = 0;
+
+		assert_int_equal(
+			grpc_client_start(c, "/t.T/Once", NULL, 0, (uint8_t *)"x", 1, &call, err),
+			0);
+		assert_int_equal(grpc_client_next(call, &m, &len, &st, err), 1);
+		assert_int_equal(len, 3);
+		assert_memory_equal(m, "one", 3);
+		free(m);
+		grpc_client_call_free(call); /* RST_STREAM CANCEL after the answer */
+	}
+	assert_int_equal(do_call(c, "/t.T/Echo", NULL, 0, "y", 1, msgs, lens, 4, &n, err), GRPC_OK);
+	free_msgs(msgs, n);
+	wait_for(&srv->n_cancel, 4 * RST_BURST);
+	assert_int_equal(atomic_load(&srv->n_close), 0);
+	grpc_client_free(c);
+	wait_for(&srv->n_close, 1);
+}
+
+/* Calls reset before any answer (rapid reset): RST_BURST are tolerated, the next one closes the
+ * connection. */
+static void test_early_resets_limited(void **state)
+{
+	struct srv *srv = *state;
+	struct grpc_client *c;
+	struct grpc_client_call *call;
+	uint8_t *msgs[4];
+	size_t lens[4], n;
+	char err[GRPC_ERR_MAX];
+
+	srv->rst_burst = RST_BURST;
+	c = connect_client(srv);
+	for (int i = 0; i < RST_BURST; i++) {
+		assert_int_equal(
+			grpc_client_start(c, "/t.T/Hang", NULL, 0, (uint8_t *)"x", 1, &call, err),
+			0);
+		grpc_client_call_free(call); /* RST_STREAM CANCEL, no answer yet */
+	}
+	/* still served (and, in order, every reset above was seen first) */
+	assert_int_equal(do_call(c, "/t.T/Echo", NULL, 0, "y", 1, msgs, lens, 4, &n, err), GRPC_OK);
+	free_msgs(msgs, n);
+	wait_for(&srv->n_cancel, RST_BURST);
+	assert_int_equal(atomic_load(&srv->n_close), 0);
+	assert_int_equal(grpc_client_start(c, "/t.T/Hang", NULL, 0, (uint8_t *)"x", 1, &call, err),
+			 0);
+	grpc_client_call_free(call); /* one too many */
+	wait_for(&srv->n_close, 1);
+	assert_int_equal(atomic_load(&srv->n_cancel), RST_BURST + 1);
+	grpc_client_free(c);
+}
+
 static void test_client_errors(void **state)
 {
 	struct grpc_client *c = NULL;
@@ -1070,6 +1146,9 @@ int main(void)
 						srv_teardown),
 		cmocka_unit_test_setup_teardown(test_deadline, srv_setup, srv_teardown),
 		cmocka_unit_test_setup_teardown(test_client_goaway, srv_setup, srv_teardown),
+		cmocka_unit_test_setup_teardown(test_reset_after_answer_not_limited, srv_setup,
+						srv_teardown),
+		cmocka_unit_test_setup_teardown(test_early_resets_limited, srv_setup, srv_teardown),
 		cmocka_unit_test(test_client_errors),
 	};
 

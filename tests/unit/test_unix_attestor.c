@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "attest/unix_attestor.h"
@@ -233,6 +234,68 @@ static void test_names_cache_ttl(void **state)
 	unix_names_cache_free(c);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Misses listed once each, resolved apart from the cache (as on a worker), stored: the attestor
+ * then asks NSS for nothing; after the TTL the same ids are missing again. */
+static void test_names_batch(void **state)
+{
+	unsigned int unknown = unknown_id();
+	struct unix_names_cache_stats st;
+	struct unix_names_batch b;
+	struct unix_names_cache *c;
+	struct peer_identity p;
+	struct attr_set *s;
+	char err[256] = "";
+	uint64_t now = mono_ms();
+	size_t n;
+
+	if (!unknown)
+		skip();
+	base_peer(&p);
+	p.ngroups = 3;
+	p.groups[0] = 0;
+	p.groups[1] = unknown;
+	p.groups[2] = 0;
+	assert_int_equal(unix_names_cache_new(60000, &c), 0);
+	assert_int_equal(unix_names_cache_missing(c, &p, now, &b), 3); /* uid 0, gid 0, unknown */
+	assert_false(b.item[0].is_group);
+	assert_int_equal(b.item[0].id, 0);
+	assert_true(b.item[1].is_group);
+	assert_int_equal(b.item[1].id, 0);
+	assert_true(b.item[2].is_group);
+	assert_int_equal(b.item[2].id, unknown);
+	unix_names_resolve(&b);
+	assert_int_equal(b.item[0].rc, 0);
+	assert_string_equal(b.item[0].name, "root");
+	assert_string_equal(b.item[1].name, "root");
+	assert_int_equal(b.item[2].rc, 0);
+	assert_string_equal(b.item[2].name, ""); /* no such group: cached as such */
+	unix_names_cache_store(c, &b, now);
+	assert_int_equal(unix_names_cache_missing(c, &p, now, &b), 0);
+	unix_names_cache_get_stats(c, &st);
+	assert_int_equal(st.misses, 3);
+	assert_int_equal(attr_set_new(&s), 0);
+	assert_int_equal(unix_attestor_attest_cached(c, &p, s, err), 0);
+	assert_string_equal(one(s, "unix.user"), "root");
+	assert_string_equal(one(s, "unix.group"), "root");
+	assert_string_equal(one(s, "unix.supplementary_group"), "root");
+	assert_non_null(attr_set_get(s, "unix.supplementary_gid", &n));
+	assert_int_equal(n, 2); /* 0 and the unknown gid */
+	attr_set_free(s);
+	unix_names_cache_get_stats(c, &st);
+	assert_int_equal(st.misses, 3); /* no NSS call from the attestor */
+	assert_int_equal(st.hits, 5);	/* user, group, each of the 3 supplementary groups */
+	assert_int_equal(unix_names_cache_missing(c, &p, now + 60000, &b), 3);
+	unix_names_cache_free(c);
+}
+
 /* The cached attestor gives the same attributes and asks NSS only once per id. */
 static void test_attest_cached(void **state)
 {
@@ -270,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_names_cache_bounds),
 		cmocka_unit_test(test_names_cache_ttl),
 		cmocka_unit_test(test_attest_cached),
+		cmocka_unit_test(test_names_batch),
 	};
 
 	return cmocka_run_group_tests_name("unix_attestor", tests, NULL, NULL);
