@@ -4,9 +4,12 @@
     reason = env.missing()           # None, or why it cannot run here (not root, no package...)
     env.start()                      # containerd with its own root, state, socket, runc root
     img = env.build_image(files={"/peer_client": "build/tests/peer_client"})
+    img.archive, img.digest          # the OCI archive kept under the env; its manifest digest
+    env.image_digest(img.ref)        # the manifest digest containerd records for that name
     c = env.run_container("web", pod_uid, "systemd", ["/bin/sleep", "600"], image=img)
     c.id, c.pid, c.cgroup, c.bundle  # 64-hex id, host pid of its init, cgroup2 path, bundle dir
     env.exec(c, ["/bin/cat", "/etc/hostname"])
+    env.container_image(c)           # the image name containerd records for the container
     env.remove(c)
     env.stop()                       # always cleans: tasks, containers, daemon, mounts, dirs, cgroups
 
@@ -371,6 +374,21 @@ class ContainerdEnv:
         img = Image(ref=ref, digest="sha256:" + manifest_digest, archive=archive)
         self.images.append(img)
         return img
+
+    def image_digest(self, ref):
+        """The manifest digest containerd records for the image named `ref` (the DIGEST column
+        of `ctr images ls`), or None if there is no such image."""
+        r = self._ctr(["images", "ls"])
+        for line in r.stdout.splitlines()[1:]:
+            f = line.split()
+            if len(f) >= 3 and f[0] == ref:
+                return f[2]
+        return None
+
+    def container_image(self, c):
+        """The image name containerd records for container c (`ctr containers info`)."""
+        cid = c.id if isinstance(c, Container) else c
+        return json.loads(self._ctr(["containers", "info", cid]).stdout)["Image"]
 
     @staticmethod
     def _layer(files):
