@@ -376,29 +376,6 @@ static int desc_parse(json_t *o, struct sigstore_oci_desc *d, const char *what, 
 	return 0;
 }
 
-static int json_depth_ok(const char *s, size_t len)
-{
-	int depth = 0;
-	bool in_str = false;
-
-	for (size_t i = 0; i < len; i++) {
-		if (in_str) {
-			if (s[i] == '\\')
-				i++;
-			else if (s[i] == '"')
-				in_str = false;
-		} else if (s[i] == '"') {
-			in_str = true;
-		} else if (s[i] == '{' || s[i] == '[') {
-			if (++depth > SIGSTORE_OCI_MAX_JSON_DEPTH)
-				return 0;
-		} else if (s[i] == '}' || s[i] == ']') {
-			depth--;
-		}
-	}
-	return 1;
-}
-
 static json_t *load_json(const char *s, size_t len, size_t max, const char *what, char err[256])
 {
 	json_error_t jerr;
@@ -408,7 +385,7 @@ static json_t *load_json(const char *s, size_t len, size_t max, const char *what
 		snprintf(err, 256, "%s: larger than %zu bytes", what, max);
 		return NULL;
 	}
-	if (!json_depth_ok(s, len)) {
+	if (!sigstore_util_json_depth_ok(s, len, SIGSTORE_OCI_MAX_JSON_DEPTH)) {
 		snprintf(err, 256, "%s: nested deeper than %d", what, SIGSTORE_OCI_MAX_JSON_DEPTH);
 		return NULL;
 	}

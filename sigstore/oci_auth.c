@@ -236,29 +236,6 @@ int sigstore_oci_auth_match_image(const char *pattern, const char *image)
 
 /* ---- documents ---------------------------------------------------------------------------- */
 
-static bool json_depth_ok(const char *s, size_t len)
-{
-	int depth = 0;
-	bool in_str = false;
-
-	for (size_t i = 0; i < len; i++) {
-		if (in_str) {
-			if (s[i] == '\\')
-				i++;
-			else if (s[i] == '"')
-				in_str = false;
-		} else if (s[i] == '"') {
-			in_str = true;
-		} else if (s[i] == '{' || s[i] == '[') {
-			if (++depth > SIGSTORE_OCI_AUTH_MAX_DEPTH)
-				return false;
-		} else if (s[i] == '}' || s[i] == ']') {
-			depth--;
-		}
-	}
-	return true;
-}
-
 static int parse_json_object(const char *text, size_t len, size_t max, const char *what,
 			     json_t **out, char err[256])
 {
@@ -267,10 +244,6 @@ static int parse_json_object(const char *text, size_t len, size_t max, const cha
 	*out = NULL;
 	if (len > max) {
 		auth_err(err, "%.120s: larger than %zu bytes", what, max);
-		return -EPROTO;
-	}
-	if (!json_depth_ok(text, len)) {
-		auth_err(err, "%.120s: nested deeper than %d", what, SIGSTORE_OCI_AUTH_MAX_DEPTH);
 		return -EPROTO;
 	}
 	if ((ret = sigstore_util_json_parse(text, len, SIGSTORE_OCI_AUTH_MAX_DEPTH, what, out,

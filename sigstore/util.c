@@ -536,6 +536,29 @@ static size_t json_depth(const json_t *j, size_t limit)
 	return best + 1;
 }
 
+bool sigstore_util_json_depth_ok(const char *s, size_t len, size_t max_depth)
+{
+	size_t depth = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_str) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_str = false;
+		} else if (s[i] == '"') {
+			in_str = true;
+		} else if (s[i] == '{' || s[i] == '[') {
+			if (++depth > max_depth)
+				return false;
+		} else if ((s[i] == '}' || s[i] == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return true;
+}
+
 int sigstore_util_json_parse(const char *text, size_t len, size_t max_depth, const char *what,
 			     json_t **out, char err[256])
 {
@@ -543,6 +566,11 @@ int sigstore_util_json_parse(const char *text, size_t len, size_t max_depth, con
 	json_t *j;
 
 	*out = NULL;
+	/* Checked on the text first: a deep document is refused before jansson builds it. */
+	if (!sigstore_util_json_depth_ok(text, len, max_depth)) {
+		snprintf(err, 256, "%s: JSON nested deeper than %zu", what, max_depth);
+		return -EPROTO;
+	}
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j) {
 		snprintf(err, 256, "%s: invalid JSON at line %d: %s", what, jerr.line, jerr.text);

@@ -74,6 +74,8 @@ int sigstore_util_verify_digest(EVP_PKEY *key, enum sigstore_hash h, const unsig
 /* SHA-256 of the key's DER SubjectPublicKeyInfo (the Rekor / CT log ID). */
 int sigstore_util_key_id(EVP_PKEY *key, unsigned char out[32]);
 
+/* False when objects/arrays in the JSON text s nest deeper than max_depth (strings honoured). */
+bool sigstore_util_json_depth_ok(const char *s, size_t len, size_t max_depth);
 /*
  * Parses JSON text (duplicate keys rejected, at most max_depth nested containers); the
  * caller owns the result (json_decref). what names the input in err.
