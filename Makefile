@@ -41,7 +41,8 @@ SIGSTORE_SRCS := $(wildcard sigstore/*.c)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRCS  := $(wildcard tests/bench/bench_*.c)
-HDRS        := $(wildcard bpf/*.h attest/*.h daemon/*.h sigstore/*.h tools/*.h tests/unit/*.h)
+HDRS        := $(wildcard bpf/*.h attest/*.h daemon/*.h sigstore/*.h tools/*.h tests/unit/*.h \
+		tests/fuzz/*.h)
 
 lib_objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 ATTEST_OBJS   = $(call lib_objs,$(BUILD),$(ATTEST_SRCS))
@@ -186,7 +187,7 @@ run: all
 
 # ---- formatting ---------------------------------------------------------------------------
 FMT_FILES = $(wildcard bpf/*.c bpf/*.h attest/*.c attest/*.h daemon/*.c daemon/*.h sigstore/*.c \
-	sigstore/*.h tools/*.c tools/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c \
+	sigstore/*.h tools/*.c tools/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h \
 	tests/bench/*.c tests/tools/*.c tests/kernels/*.c)
 fmt:
 	clang-format -i $(FMT_FILES)

@@ -44,13 +44,13 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
 
 import fake_kubelet as fk  # noqa: E402
+from benchlib import log, section_main, sigterm_as_interrupt  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 ATTEST_MS = int(os.environ.get("BENCH_ATTEST_MS", "3000"))
@@ -74,10 +74,6 @@ RMDIR_TIMEOUT = 5.0
 GDB_TIMEOUT = 60.0
 HEAP_READINGS = 3
 POD_NS, POD_NAME, POD_CONTAINER, POD_SA = "bench", "bench-k8s", "app", "bench-sa"
-
-
-def log(msg):
-    print(msg, flush=True)
 
 
 # ---- admin API, /proc ---------------------------------------------------------------------
@@ -583,10 +579,6 @@ def missing(build):
     return None
 
 
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def bench_k8s(build, workdir):
     """Runs section 4; returns the summary lines. Raises RuntimeError on a failure."""
     ba = os.path.join(build, "bench", "bench_attest")
@@ -605,7 +597,7 @@ def bench_k8s(build, workdir):
     many = fk.FakeKubelet(base, ["--http", "--pods-file", pods_file, "--generate",
                                  str(K8S_PODS), "--generate-mb", str(K8S_LIST_MB)], python=PYTHON)
     one = fk.FakeKubelet(base, ["--http", "--pods-file", pods_file], python=PYTHON)
-    old_term = signal.signal(signal.SIGTERM, _sigterm)
+    old_term = signal.signal(signal.SIGTERM, sigterm_as_interrupt)
     problems = []
     try:
         lines = measure(build, base, ba, uid, rt, cg, many, one)
@@ -656,32 +648,8 @@ def measure(build, base, ba, uid, rt, cg, many, one):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: tests/bench/bench_k8s.py BUILD_DIR", file=sys.stderr)
-        return 2
-    build = os.path.abspath(sys.argv[1])
-    reason = missing(build)
-    if reason:
-        print(f"bench k8s: SKIPPED: {reason}")
-        return 0
-    workdir = tempfile.mkdtemp(prefix="attestd-bench-k8s.")
-    t0 = time.monotonic()
-    try:
-        log(f"4. Kubernetes attestation, {ATTEST_MS} ms per run")
-        lines = bench_k8s(build, workdir)
-    except (RuntimeError, subprocess.CalledProcessError) as e:
-        err = getattr(e, "stderr", None)
-        print(f"bench k8s: FAILED: {e}{': ' + err if err else ''}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as e:
-        print(f"bench k8s: interrupted ({e or 'SIGINT'}); cleaned up", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    log(f"\nresults ({time.monotonic() - t0:.0f} s):")
-    for line in lines:
-        log(line)
-    return 0
+    return section_main("k8s", f"4. Kubernetes attestation, {ATTEST_MS} ms per run", missing,
+                        bench_k8s)
 
 
 if __name__ == "__main__":

@@ -31,17 +31,16 @@ or this long, whichever comes first).
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
 import sigstore_env as se  # noqa: E402
+from benchlib import log, section_main, sigterm_as_interrupt  # noqa: E402
 
 ITERS = int(os.environ.get("BENCH_SIGSTORE_ITERS", "40"))
 OFFLINE_ITERS = int(os.environ.get("BENCH_SIGSTORE_OFFLINE_ITERS", "200"))
@@ -54,10 +53,6 @@ IMAGES = (("referrer", "referrer bundles: signature + SLSA provenance"),
           ("legacy", "legacy .sig + .att layers"))
 
 
-def log(msg):
-    print(msg, flush=True)
-
-
 def missing(build):
     """The reason this section cannot run, or None."""
     why = se.registry_prereqs()
@@ -67,10 +62,6 @@ def missing(build):
         if not os.access(os.path.join(build, b), os.X_OK):
             return f"{os.path.join(build, b)} missing; run `make bench`"
     return None
-
-
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def sign_images(reg, signer):
@@ -153,7 +144,7 @@ def bench_sigstore(build, workdir):
     os.makedirs(tmp)
     reg = se.Registry(tmp)
     signer = se.Signer(tmp, binary=os.path.join(build, "tests", "sigstore_signer"))
-    old_term = signal.signal(signal.SIGTERM, _sigterm)
+    old_term = signal.signal(signal.SIGTERM, sigterm_as_interrupt)
     try:
         t0 = time.monotonic()
         reg.start()
@@ -180,32 +171,7 @@ def bench_sigstore(build, workdir):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: tests/bench/bench_sigstore.py BUILD_DIR", file=sys.stderr)
-        return 2
-    build = os.path.abspath(sys.argv[1])
-    reason = missing(build)
-    if reason:
-        print(f"bench sigstore: SKIPPED: {reason}")
-        return 0
-    workdir = tempfile.mkdtemp(prefix="attestd-bench-sigstore.")
-    t0 = time.monotonic()
-    try:
-        log("5. Sigstore image verification")
-        lines = bench_sigstore(build, workdir)
-    except (RuntimeError, subprocess.CalledProcessError) as e:
-        err = getattr(e, "stderr", None)
-        print(f"bench sigstore: FAILED: {e}{': ' + err if err else ''}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as e:
-        print(f"bench sigstore: interrupted ({e or 'SIGINT'}); cleaned up", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    log(f"\nresults ({time.monotonic() - t0:.0f} s):")
-    for line in lines:
-        log(line)
-    return 0
+    return section_main("sigstore", "5. Sigstore image verification", missing, bench_sigstore)
 
 
 if __name__ == "__main__":

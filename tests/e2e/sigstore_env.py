@@ -1,28 +1,36 @@
 """Shared environment for the Sigstore end-to-end tests: a real docker-registry on 127.0.0.1 over
 TLS, the test signer (tests/tools/sigstore_signer) and helpers that push images and attach their
 signatures the way cosign does (OCI 1.1 referrer bundles under the sha256-<hex> fallback tag,
-legacy sha256-<hex>.sig / .att manifests).
+legacy sha256-<hex>.sig / .att manifests); HTTPS fronts for the registry (registry token auth,
+the referrers API, failures) and the tests/tools/oci_fetch runner.
 """
 
 import base64
+import contextlib
 import gzip
 import hashlib
+import http.server
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import tarfile
+import tempfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import helpers
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 SIGNER = os.path.join(helpers.BUILD, "tests", "sigstore_signer")
+OCI_FETCH = os.path.join(helpers.BUILD, "tests", "oci_fetch")
 
 BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -31,6 +39,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+SIMPLESIGN = "application/vnd.dev.cosign.simplesigning.v1+json"
 
 DEFAULT_IDENTITY = "https://github.com/attestd/test/.github/workflows/release.yml@refs/heads/main"
 DEFAULT_ISSUER = "https://token.actions.githubusercontent.com"
@@ -172,6 +181,146 @@ def registry_prereqs():
     return None
 
 
+def need_binary(path):
+    """Skips the test unless path (a build output) is executable."""
+    if not os.access(path, os.X_OK):
+        import pytest
+        pytest.skip("needs %s: build it with `make all` (ATTESTD_BUILD=%s)"
+                    % (path, helpers.BUILD))
+
+
+@contextlib.contextmanager
+def running_registry(prefix):
+    """A started Registry in a fresh directory /tmp/<prefix>*, stopped and removed afterwards."""
+    tmp = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    reg = Registry(tmp)
+    try:
+        reg.start()
+        yield reg
+    finally:
+        reg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def oci_fetch(args, timeout=60):
+    """Runs tests/tools/oci_fetch with args (exit 0 or 1 expected): (exit code, its JSON)."""
+    p = subprocess.run([OCI_FETCH] + list(args), capture_output=True, text=True,
+                       timeout=timeout)
+    assert p.returncode in (0, 1), (p.returncode, p.stdout, p.stderr)
+    return p.returncode, json.loads(p.stdout)
+
+
+def basic_auth(user, password):
+    """The value of an Authorization header with Basic credentials."""
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def docker_config(directory, host, user=None, password=None, helper=None):
+    """Writes directory/config.json naming, for host, Basic credentials (auths) or a credential
+    helper (credHelpers: docker-credential-<helper>); returns its path."""
+    if helper:
+        cfg = {"credHelpers": {host: helper}}
+    else:
+        cfg = {"auths": {host: {"auth": basic_auth(user, password)[len("Basic "):]}}}
+    path = os.path.join(str(directory), "config.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+# ---- HTTPS fronts for the registry ------------------------------------------------------------
+
+class TLSServer(http.server.ThreadingHTTPServer):
+    """A threaded HTTPS server on 127.0.0.1 with the registry's certificate (so reg.ca trusts
+    it); host = its host:port, seen = the paths requested (handlers append)."""
+
+    daemon_threads = True
+
+    def __init__(self, reg, handler):
+        self.reg = reg
+        self.seen = []
+        super().__init__(("127.0.0.1", 0), handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(reg.tmp, "srv.pem"), os.path.join(reg.tmp, "srv.key"))
+        self.socket = ctx.wrap_socket(self.socket, server_side=True)
+        self.host = "127.0.0.1:%d" % self.server_address[1]
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that logs nothing, with reply()."""
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", ctype="application/json", extra=None):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class TokenFront(TLSServer):
+    """A front for the registry that demands registry token auth: a Bearer challenge naming
+    https://<host>/token, service and repository:<repo>:pull; the token endpoint takes Basic
+    user:password (and that service and scope) and answers token. With referrers (digest -> list
+    of descriptors) it also answers the OCI 1.1 referrers API that docker-registry 2.8 lacks;
+    everything else is proxied to the registry."""
+
+    def __init__(self, reg, user, password, token, service, repo, referrers=None):
+        self.user, self.password, self.token = user, password, token
+        self.service, self.repo = service, repo
+        self.referrers = referrers
+        super().__init__(reg, TokenHandler)
+
+    def token_requests(self):
+        return sum(p.startswith("/token?") for p in self.seen)
+
+
+class TokenHandler(QuietHandler):
+    def do_GET(self):
+        srv = self.server
+        srv.seen.append(self.path)
+        auth = self.headers.get("Authorization", "")
+        scope = "repository:%s:pull" % srv.repo
+        if self.path.startswith("/token?"):
+            ok = auth == basic_auth(srv.user, srv.password) \
+                and "scope=" + urllib.parse.quote(scope, safe="") in self.path \
+                and "service=" + urllib.parse.quote(srv.service, safe="") in self.path
+            if ok:
+                return self.reply(200, compact({"token": srv.token}))
+            return self.reply(401, b'{"errors":[]}',
+                              extra={"WWW-Authenticate": 'Basic realm="token"'})
+        if auth != "Bearer " + srv.token:
+            chal = 'Bearer realm="https://%s/token",service="%s",scope="%s"' % (
+                srv.host, srv.service, scope)
+            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                              extra={"WWW-Authenticate": chal})
+        parts = self.path.split("?")[0].split("/")
+        if srv.referrers is not None and len(parts) >= 5 and parts[-2] == "referrers":
+            descs = srv.referrers.get(parts[-1], [])
+            body = compact({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs})
+            return self.reply(200, body, OCI_INDEX)
+        hdrs = {"Accept": self.headers.get("Accept", "*/*")}
+        st, rh, body = srv.reg.request("GET", self.path, headers=hdrs)
+        return self.reply(st, body, rh.get("Content-Type", "application/octet-stream"))
+
+
+@contextlib.contextmanager
+def serving(srv):
+    """srv serving in a thread; shut down and closed afterwards."""
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(5)
+
+
 # ---- images and signatures -------------------------------------------------------------------
 
 def _random_layer():
@@ -201,14 +350,21 @@ def push_random_image(reg, repo, tag="v1"):
     return digest, len(m)
 
 
+def simplesign_payload(digest, reference):
+    """cosign's simple-signing payload naming the image digest, as compact JSON bytes."""
+    return compact({"critical": {"identity": {"docker-reference": reference},
+                                 "image": {"docker-manifest-digest": digest},
+                                 "type": "cosign container image signature"},
+                    "optional": None})
+
+
 def fallback_tag(digest):
     return "sha256-" + digest.split(":", 1)[1]
 
 
-def attach_referrer_bundle(reg, repo, digest, size, bundle_bytes, subject_type=OCI_MANIFEST):
-    """A cosign v3-style referrer artifact (subject = the image) holding bundle_bytes, listed
-    in the sha256-<hex> fallback index (docker-registry 2.8 has no referrers API); bundles
-    attached earlier stay listed. Returns the artifact's descriptor."""
+def push_referrer(reg, repo, digest, size, bundle_bytes, subject_type=OCI_MANIFEST):
+    """A cosign v3-style referrer artifact manifest (subject = the image: digest, size,
+    subject_type) holding bundle_bytes, listed nowhere. Returns the artifact's descriptor."""
     empty = reg.put_blob(repo, b"{}")
     layer = reg.put_blob(repo, bundle_bytes)
     m = compact({
@@ -220,8 +376,14 @@ def attach_referrer_bundle(reg, repo, digest, size, bundle_bytes, subject_type=O
         "subject": {"mediaType": subject_type, "digest": digest, "size": size},
     })
     mdigest = reg.put_manifest(repo, sha256(m), m, OCI_MANIFEST)
-    desc = {"mediaType": OCI_MANIFEST, "artifactType": BUNDLE_TYPE, "digest": mdigest,
+    return {"mediaType": OCI_MANIFEST, "artifactType": BUNDLE_TYPE, "digest": mdigest,
             "size": len(m)}
+
+
+def attach_referrer_bundle(reg, repo, digest, size, bundle_bytes, subject_type=OCI_MANIFEST):
+    """push_referrer, listed in the sha256-<hex> fallback index (docker-registry 2.8 has no
+    referrers API); bundles attached earlier stay listed. Returns the artifact's descriptor."""
+    desc = push_referrer(reg, repo, digest, size, bundle_bytes, subject_type)
     st, body = reg.get_manifest(repo, fallback_tag(digest), OCI_INDEX)
     descs = json.loads(body)["manifests"] if st == 200 else []
     idx = compact({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs + [desc]})

@@ -14,11 +14,9 @@ Run: ATTESTD_BUILD=/abs/build /usr/bin/python3 -m pytest -q -rs tests/e2e/test_s
 import base64
 import calendar
 import hashlib
-import http.server
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import tempfile
 import threading
@@ -27,25 +25,18 @@ import time
 import pytest
 
 import helpers
-from sigstore_env import (COSIGN_SIGN_V1, DEFAULT_IDENTITY, DEFAULT_ISSUER, OCI_MANIFEST,
-                          SIGNER, SLSA_V02, SLSA_V1, Registry, Signer, attach_layers,
-                          attach_referrer_bundle, compact, fallback_tag, push_random_image,
-                          registry_prereqs)
+from sigstore_env import (COSIGN_SIGN_V1, DEFAULT_IDENTITY, DEFAULT_ISSUER, OCI_CONFIG,
+                          OCI_FETCH, OCI_MANIFEST, SIGNER, SIMPLESIGN, SLSA_V02, SLSA_V1,
+                          QuietHandler, Signer, TLSServer, attach_layers,
+                          attach_referrer_bundle, compact, fallback_tag, need_binary, oci_fetch,
+                          push_random_image, registry_prereqs, running_registry, serving)
 
-OCI_FETCH = os.path.join(helpers.BUILD, "tests", "oci_fetch")
 OTHER_IDENTITY = "someone@example.com"
 OTHER_ISSUER = "https://accounts.google.com"
-SIMPLESIGN = "application/vnd.dev.cosign.simplesigning.v1+json"
 ANN_SIG = "dev.cosignproject.cosign/signature"
 ANN_CERT = "dev.sigstore.cosign/certificate"
 ANN_CHAIN = "dev.sigstore.cosign/chain"
 ANN_BUNDLE = "dev.sigstore.cosign/bundle"
-
-
-def need_binary(path):
-    if not os.access(path, os.X_OK):
-        pytest.skip("needs %s: build it with `make all` (ATTESTD_BUILD=%s)"
-                    % (path, helpers.BUILD))
 
 
 def crypto():
@@ -362,14 +353,8 @@ def registry():
     need_binary(OCI_FETCH)
     if not has_verify_image():
         pytest.skip("needs `oci_fetch --verify-image` (sigstore/image.h) in %s" % OCI_FETCH)
-    tmp = tempfile.mkdtemp(prefix="attestd-signed-", dir="/tmp")
-    reg = Registry(tmp)
-    try:
-        reg.start()
+    with running_registry("attestd-signed-") as reg:
         yield reg
-    finally:
-        reg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture
@@ -387,13 +372,12 @@ def dump(out):
 
 def verify_image(reg, signer, ref, allow=(DEFAULT_ISSUER + "=" + DEFAULT_IDENTITY,), extra=(),
                  ca=None):
-    args = [OCI_FETCH, "--verify-image", "--ca", ca or reg.ca, "--trusted-root",
-            signer.trusted_root]
+    args = ["--verify-image", "--ca", ca or reg.ca, "--trusted-root", signer.trusted_root]
     for a in allow:
         args += ["--allow", a]
-    p = subprocess.run(args + list(extra) + [ref], capture_output=True, text=True, timeout=90)
-    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
-    return json.loads(p.stdout)
+    rc, out = oci_fetch(args + list(extra) + [ref], timeout=90)
+    assert rc == 0, out
+    return out
 
 
 def attach(reg, signer, repo, digest, size, how, **opts):
@@ -550,7 +534,7 @@ def test_sig_manifest_over_layer_cap(image, signer):
     blob = reg.put_blob(repo, b'{"critical":{}}')
     cfg = reg.put_blob(repo, b"{}")
     m = compact({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **cfg},
+                 "config": {"mediaType": OCI_CONFIG, **cfg},
                  "layers": [{"mediaType": SIMPLESIGN, **blob}] * 1001})
     reg.put_manifest(repo, fallback_tag(digest) + ".sig", m, OCI_MANIFEST)
     out = verify_image(reg, signer, "%s/%s@%s" % (reg.host, repo, digest),
@@ -561,43 +545,24 @@ def test_sig_manifest_over_layer_cap(image, signer):
 
 # ---- registry failures, through a front server -----------------------------------------------
 
-class FailingFront(http.server.ThreadingHTTPServer):
+class FailingFront(TLSServer):
     """TLS server with the registry's certificate that fails every request: mode "401" (a Bearer
     challenge whose token endpoint refuses), "500", or "timeout" (no answer until released)."""
-
-    daemon_threads = True
 
     def __init__(self, reg, mode):
         self.mode = mode
         self.release = threading.Event()
-        self.seen = []
-        super().__init__(("127.0.0.1", 0), FailingHandler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(reg.tmp + "/srv.pem", reg.tmp + "/srv.key")
-        self.socket = ctx.wrap_socket(self.socket, server_side=True)
-        self.host = "127.0.0.1:%d" % self.server_address[1]
+        super().__init__(reg, FailingHandler)
 
 
-class FailingHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body=b"{}", extra=None):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
+class FailingHandler(QuietHandler):
     def do_GET(self):
         srv = self.server
         srv.seen.append(self.path)
         if srv.mode == "timeout":
             srv.release.wait(30)
             try:
-                return self.reply(500)
+                return self.reply(500, b"{}")
             except OSError:
                 return None  # the client gave up long ago
         if srv.mode == "500":
@@ -605,7 +570,7 @@ class FailingHandler(http.server.BaseHTTPRequestHandler):
         chal = 'Bearer realm="https://%s/token",service="test",scope="repository:x:pull"' \
             % srv.host
         return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
-                          {"WWW-Authenticate": chal})
+                          extra={"WWW-Authenticate": chal})
 
     do_HEAD = do_GET
 
@@ -614,20 +579,17 @@ class FailingHandler(http.server.BaseHTTPRequestHandler):
                                          ("timeout", "timeout")])
 def test_registry_failure(registry, signer, mode, result):
     srv = FailingFront(registry, mode)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        start = time.monotonic()
-        out = verify_image(registry, signer, "%s/signed/any@%s" % (srv.host, random_digest()),
-                           extra=["--timeout-ms", "1000"])
-        assert out["result"] == result, dump(out)
-        assert srv.seen, "the front server saw no request"
-        if mode != "timeout":
-            assert "HTTP " + mode in out["reason"], dump(out)
-        if mode == "timeout":
-            assert time.monotonic() - start < 20, dump(out)
-    finally:
-        srv.release.set()
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
+    with serving(srv):
+        try:
+            start = time.monotonic()
+            out = verify_image(registry, signer,
+                               "%s/signed/any@%s" % (srv.host, random_digest()),
+                               extra=["--timeout-ms", "1000"])
+            assert out["result"] == result, dump(out)
+            assert srv.seen, "the front server saw no request"
+            if mode != "timeout":
+                assert "HTTP " + mode in out["reason"], dump(out)
+            if mode == "timeout":
+                assert time.monotonic() - start < 20, dump(out)
+        finally:
+            srv.release.set()

@@ -1,8 +1,8 @@
 /*
  * fuzz_bundle.c - drives the Sigstore bundle parser and, on bundles it accepts, the offline
- * verifier against a trust root holding one log (a fixed ECDSA key under the first entry's log
- * ID) and no CA, so body matching, SET, proof and checkpoint code all run but nothing can
- * verify; plus the DSSE statement checker and the Merkle proof on every entry.
+ * verifier against a trust root holding one log (fuzz_sigstore.h's Rekor key under the
+ * first entry's log ID) and no CA, so body matching, SET, proof and checkpoint code all run but
+ * nothing can verify; plus the DSSE statement checker and the Merkle proof on every entry.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,18 +14,13 @@
 #include "sigstore/tlog.h"
 #include "sigstore/util.h"
 #include "sigstore/verify.h"
-
-/* A P-256 public key (SubjectPublicKeyInfo); which one does not matter. */
-static const char log_key_b64[] = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2G2Y+2tabdTV5BcGiBIx0a9fAFwr"
-				  "kBbmLSGtks4L3qX6yYY0zufBnhC8Ur/iy55GhWP/9A/bY2LhC30M9+RYtw==";
+#include "tests/fuzz/fuzz_sigstore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned char digest[32];
 	struct sigstore_trust_root tr = {0};
 	struct sigstore_log log = {0};
-	unsigned char *der = NULL;
-	size_t der_len;
 	struct sigstore_verify_result res;
 	struct sigstore_verify_opts o = {
 		.trust_root = &tr,
@@ -42,15 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data, size);
 	if (sigstore_bundle_parse(buf, size, &b, err) == 0) {
-		if (b->n_entries &&
-		    !sigstore_util_b64_decode(log_key_b64, strlen(log_key_b64), &der, &der_len)) {
-			log.key = sigstore_util_pkey_from_der(der, der_len);
-			memcpy(log.log_id, b->entries[0].log_id, 32);
-			if (log.key) {
-				tr.tlogs = &log;
-				tr.n_tlogs = 1;
-			}
-		}
+		if (b->n_entries)
+			(void)fuzz_trust_one_log(&tr, &log, b->entries[0].log_id);
 		if (sigstore_verify_bundle(b, &o, &res, err) == 0)
 			abort(); /* nothing can verify against an empty trust root */
 		if (b->payload)
@@ -69,10 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		sigstore_bundle_free(b);
 		EVP_PKEY_free(log.key);
-		free(der);
 	}
-	if (strnlen(err, sizeof(err)) >= sizeof(err))
-		abort();
+	fuzz_check_err(err);
 	free(buf);
 	return 0;
 }

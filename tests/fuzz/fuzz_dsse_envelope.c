@@ -16,30 +16,7 @@
 #include "sigstore/dsse.h"
 #include "sigstore/util.h"
 #include "sigstore/verify.h"
-
-/* The Fulcio leaf of the public cosign attestation in ../shared/fixtures/sigstore/cosign-image. */
-static const char leaf_pem[] = "-----BEGIN CERTIFICATE-----\n"
-			       "MIICzzCCAlWgAwIBAgIUF2e+Ci0YsLnPaFUknbNDtUcqXl0wCgYIKoZIzj0EAwMw\n"
-			       "NzEVMBMGA1UEChMMc2lnc3RvcmUuZGV2MR4wHAYDVQQDExVzaWdzdG9yZS1pbnRl\n"
-			       "cm1lZGlhdGUwHhcNMjUwMjI4MTkxODExWhcNMjUwMjI4MTkyODExWjAAMFkwEwYH\n"
-			       "KoZIzj0CAQYIKoZIzj0DAQcDQgAEk/CiYRmA9zsa7ams/+fI+wGeXOFxng4J0wSj\n"
-			       "1jub7kxArHhGwvgcVE3ubrGXNQB9X3ksG0F+MiXHG8gRzxrr0KOCAXQwggFwMA4G\n"
-			       "A1UdDwEB/wQEAwIHgDATBgNVHSUEDDAKBggrBgEFBQcDAzAdBgNVHQ4EFgQUcPdo\n"
-			       "tYluBHI4fkYy3yij5SY4728wHwYDVR0jBBgwFoAU39Ppz1YkEZb5qNjpKFWixi4Y\n"
-			       "ZD8wHgYDVR0RAQH/BBQwEoEQY29keUBzb3lsYW5kLmNvbTAsBgorBgEEAYO/MAEB\n"
-			       "BB5odHRwczovL2dpdGh1Yi5jb20vbG9naW4vb2F1dGgwLgYKKwYBBAGDvzABCAQg\n"
-			       "DB5odHRwczovL2dpdGh1Yi5jb20vbG9naW4vb2F1dGgwgYoGCisGAQQB1nkCBAIE\n"
-			       "fAR6AHgAdgDdPTBqxscRMmMZHhyZZzcCokpeuN48rf+HinKALynujgAAAZVN/q3J\n"
-			       "AAAEAwBHMEUCIQCdLrw1b9rE6rFd+NAJVPaw4DmH0YNOH2AYIOc4g26WmgIgG7Gu\n"
-			       "b5hz7gzFpvhdb9HQsObWfTNcUiSOmrnPlmaQaKUwCgYIKoZIzj0EAwMDaAAwZQIx\n"
-			       "AMwB66cCKVhOYq2JMx20FPfJXD6K6oaUV8aIlCiW/YLLZdkWjTWkXt4qIbPgUeAl\n"
-			       "6wIwdCmnnSMw9fG7FuKz14RYFSbE1VLhNiWhGYpfCj00FtNRoXF+NFQ7DOKjjq7x\n"
-			       "Pjza\n"
-			       "-----END CERTIFICATE-----\n";
-
-/* The public-good Rekor v1 key (SubjectPublicKeyInfo). */
-static const char log_key_b64[] = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2G2Y+2tabdTV5BcGiBIx0a9fAFwr"
-				  "kBbmLSGtks4L3qX6yYY0zufBnhC8Ur/iy55GhWP/9A/bY2LhC30M9+RYtw==";
+#include "tests/fuzz/fuzz_sigstore.h"
 
 static const char default_bundle[] =
 	"{\"SignedEntryTimestamp\":\"MEUCIQ==\",\"Payload\":{\"body\":\"eyJhcGlWZXJzaW9uIjoiMC4w"
@@ -62,8 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.expected_subject = "cody@soyland.com",
 		.now = 1740770400,
 	};
-	unsigned char *der = NULL;
-	size_t der_len;
 	char err[256] = "";
 
 	s.data = malloc(env_len + 1);
@@ -74,32 +49,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s.data, data, env_len);
 	s.data[env_len] = '\0';
 	s.data_len = env_len;
-	s.layer.certificate = (char *)leaf_pem;
+	s.layer.certificate = (char *)fuzz_leaf_pem;
 	s.layer.signature = (char *)"";
-	if (sigstore_cosign_bundle(&s, &b, err) == 0) {
+	if (fuzz_cosign_bundle(&s, &b, err) == 0) {
 		if (!b->is_dsse || b->n_sigs != 1 || b->n_entries != 1 || !b->entries[0].set)
 			abort();
-		if (!sigstore_util_b64_decode(log_key_b64, strlen(log_key_b64), &der, &der_len)) {
-			log.key = sigstore_util_pkey_from_der(der, der_len);
-			memcpy(log.log_id, b->entries[0].log_id, 32);
-			if (log.key) {
-				tr.tlogs = &log;
-				tr.n_tlogs = 1;
-			}
-		}
+		(void)fuzz_trust_one_log(&tr, &log, b->entries[0].log_id);
 		if (sigstore_verify_bundle(b, &o, &res, err) == 0)
 			abort(); /* no CA: nothing can verify */
 		(void)sigstore_dsse_check_statement(b->payload, b->payload_len,
 						    SIGSTORE_HASH_SHA256, digest, 32, NULL, err);
 		EVP_PKEY_free(log.key);
 		sigstore_bundle_free(b);
-	} else if (b) {
-		abort();
+		fuzz_check_err(err);
 	}
-	if (strnlen(err, sizeof(err)) >= sizeof(err))
-		abort();
 out:
-	free(der);
 	free(s.data);
 	free(s.layer.bundle);
 	return 0;

@@ -13,25 +13,7 @@
 #include "sigstore/bundle.h"
 #include "sigstore/cosign.h"
 #include "sigstore/oci.h"
-
-static const char leaf_pem[] = "-----BEGIN CERTIFICATE-----\n"
-			       "MIICzzCCAlWgAwIBAgIUF2e+Ci0YsLnPaFUknbNDtUcqXl0wCgYIKoZIzj0EAwMw\n"
-			       "NzEVMBMGA1UEChMMc2lnc3RvcmUuZGV2MR4wHAYDVQQDExVzaWdzdG9yZS1pbnRl\n"
-			       "cm1lZGlhdGUwHhcNMjUwMjI4MTkxODExWhcNMjUwMjI4MTkyODExWjAAMFkwEwYH\n"
-			       "KoZIzj0CAQYIKoZIzj0DAQcDQgAEk/CiYRmA9zsa7ams/+fI+wGeXOFxng4J0wSj\n"
-			       "1jub7kxArHhGwvgcVE3ubrGXNQB9X3ksG0F+MiXHG8gRzxrr0KOCAXQwggFwMA4G\n"
-			       "A1UdDwEB/wQEAwIHgDATBgNVHSUEDDAKBggrBgEFBQcDAzAdBgNVHQ4EFgQUcPdo\n"
-			       "tYluBHI4fkYy3yij5SY4728wHwYDVR0jBBgwFoAU39Ppz1YkEZb5qNjpKFWixi4Y\n"
-			       "ZD8wHgYDVR0RAQH/BBQwEoEQY29keUBzb3lsYW5kLmNvbTAsBgorBgEEAYO/MAEB\n"
-			       "BB5odHRwczovL2dpdGh1Yi5jb20vbG9naW4vb2F1dGgwLgYKKwYBBAGDvzABCAQg\n"
-			       "DB5odHRwczovL2dpdGh1Yi5jb20vbG9naW4vb2F1dGgwgYoGCisGAQQB1nkCBAIE\n"
-			       "fAR6AHgAdgDdPTBqxscRMmMZHhyZZzcCokpeuN48rf+HinKALynujgAAAZVN/q3J\n"
-			       "AAAEAwBHMEUCIQCdLrw1b9rE6rFd+NAJVPaw4DmH0YNOH2AYIOc4g26WmgIgG7Gu\n"
-			       "b5hz7gzFpvhdb9HQsObWfTNcUiSOmrnPlmaQaKUwCgYIKoZIzj0EAwMDaAAwZQIx\n"
-			       "AMwB66cCKVhOYq2JMx20FPfJXD6K6oaUV8aIlCiW/YLLZdkWjTWkXt4qIbPgUeAl\n"
-			       "6wIwdCmnnSMw9fG7FuKz14RYFSbE1VLhNiWhGYpfCj00FtNRoXF+NFQ7DOKjjq7x\n"
-			       "Pjza\n"
-			       "-----END CERTIFICATE-----\n";
+#include "tests/fuzz/fuzz_sigstore.h"
 
 #define DIGEST "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4"
 
@@ -71,18 +53,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		d[71] = '\0';
 		(void)sigstore_oci_simplesign_check(s.data, s.data_len, d, err);
 	}
-	if (strnlen(err, sizeof(err)) >= sizeof(err))
-		abort();
-	s.layer.certificate = (char *)leaf_pem;
-	if (sigstore_cosign_bundle(&s, &b, err) == 0) {
+	fuzz_check_err(err);
+	s.layer.certificate = (char *)fuzz_leaf_pem;
+	if (fuzz_cosign_bundle(&s, &b, err) == 0) {
 		if (b->is_dsse || !b->sig || b->n_entries != 1 || !b->entries[0].set)
 			abort();
 		sigstore_bundle_free(b);
-	} else if (b) {
-		abort();
 	}
-	if (strnlen(err, sizeof(err)) >= sizeof(err))
-		abort();
 out:
 	free(s.data);
 	free(s.layer.bundle);

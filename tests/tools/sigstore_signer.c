@@ -175,30 +175,29 @@ static int key_id(EVP_PKEY *k, unsigned char out[32])
 	return 0;
 }
 
+/* Base64 of the len bytes of DER an i2d_* call allocated (NULL if len <= 0); frees der. */
+static char *der_b64(unsigned char *der, int len)
+{
+	char *s = len > 0 ? b64(der, (size_t)len) : NULL;
+
+	OPENSSL_free(der);
+	return s;
+}
+
 static char *pubkey_b64(EVP_PKEY *k)
 {
 	unsigned char *der = NULL;
 	int len = i2d_PUBKEY(k, &der);
-	char *s;
 
-	if (len <= 0)
-		return NULL;
-	s = b64(der, (size_t)len);
-	OPENSSL_free(der);
-	return s;
+	return der_b64(der, len);
 }
 
 static char *cert_b64(X509 *x)
 {
 	unsigned char *der = NULL;
 	int len = i2d_X509(x, &der);
-	char *s;
 
-	if (len <= 0)
-		return NULL;
-	s = b64(der, (size_t)len);
-	OPENSSL_free(der);
-	return s;
+	return der_b64(der, len);
 }
 
 /* PEM text of one or two certificates; caller frees. */

@@ -3,21 +3,105 @@
  * real Sigstore bundle fixture (a Rekor v1 entry with a SET) into the cosign legacy layer that
  * carries the same signature: a .sig layer for a message signature, an .att layer for a DSSE
  * envelope, with cosign's signature/certificate/chain/bundle annotations. Everything is heap
- * allocated, so sigstore_oci_sigs_clear frees it.
+ * allocated, so sigstore_oci_sigs_clear frees it. Also: an identity policy, a fixture guard and
+ * an image digest of bytes, as both tests use them. Include after <cmocka.h>.
  */
 #ifndef TESTS_UNIT_COSIGN_TEST_H
 #define TESTS_UNIT_COSIGN_TEST_H
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include <jansson.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "sigstore/identity.h"
 #include "sigstore/oci.h"
 #include "sigstore/trust_root.h"
 #include "sigstore/util.h"
+#include "tests/unit/sigstore_test.h"
+
+/* Skips the test when setup found no fixtures (the fixture struct's public_good is NULL). */
+#define CT_NEED_FIXTURES(f)            \
+	do {                           \
+		if (!(f)->public_good) \
+			skip();        \
+	} while (0)
+
+/* A policy allowing subject (a glob) from issuer; caller frees. Fails the test otherwise. */
+static inline struct sigstore_identity_policy *ct_policy(const char *issuer, const char *subject)
+{
+	struct sigstore_identity_policy *p = sigstore_identity_policy_new();
+	char err[256];
+
+	assert_non_null(p);
+	assert_int_equal(sigstore_identity_policy_add(p, issuer, subject, err), 0);
+	return p;
+}
+
+/* out = "sha256:<hex>" of the n bytes at data, as an image digest is written. */
+static inline void ct_sha256_digest(const void *data, size_t n, char out[72])
+{
+	unsigned char h[32];
+	char hex[65];
+
+	sigstore_util_hash(SIGSTORE_HASH_SHA256, (const unsigned char *)data, n, h);
+	sigstore_util_hex_encode(h, 32, hex);
+	snprintf(out, 72, "sha256:%s", hex);
+}
+
+/* A conformance case: its bundle, its trusted root (parsed) and the artifact it signs. */
+struct ct_case {
+	char *bundle;
+	size_t bundle_len;
+	char *artifact;
+	size_t artifact_len;
+	struct sigstore_trust_root *tr;
+};
+
+/* Frees what ct_case_load read. */
+static inline void ct_case_free(struct ct_case *c)
+{
+	sigstore_trust_root_free(c->tr);
+	free(c->bundle);
+	free(c->artifact);
+	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Loads sigstore/conformance/<dir>/bundle.sigstore.json and trusted_root.json (which must
+ * parse) and the artifact: the fixture path given, or <dir>/artifact when NULL. 0, or -1
+ * after a SKIP line naming a missing file (c is then empty).
+ */
+static inline int ct_case_load(const char *dir, const char *artifact, struct ct_case *c)
+{
+	char path[512], err[256], *tr_json;
+	size_t tr_len;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(path, sizeof(path), "sigstore/conformance/%s/bundle.sigstore.json", dir);
+	c->bundle = sst_read_fixture(path, &c->bundle_len);
+	snprintf(path, sizeof(path), "sigstore/conformance/%s/trusted_root.json", dir);
+	tr_json = sst_read_fixture(path, &tr_len);
+	if (!artifact)
+		snprintf(path, sizeof(path), "sigstore/conformance/%s/artifact", dir);
+	c->artifact = sst_read_fixture(artifact ? artifact : path, &c->artifact_len);
+	if (!c->bundle || !tr_json || !c->artifact) {
+		free(tr_json);
+		ct_case_free(c);
+		return -1;
+	}
+	assert_int_equal(sigstore_trust_root_parse(tr_json, tr_len, &c->tr, err), 0);
+	free(tr_json);
+	return 0;
+}
 
 /* PEM text of one certificate (caller frees), or NULL. */
 static inline char *ct_pem(X509 *x)

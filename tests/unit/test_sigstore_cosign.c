@@ -75,22 +75,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define NEED_FIXTURES(f)               \
-	do {                           \
-		if (!(f)->public_good) \
-			skip();        \
-	} while (0)
-
-static struct sigstore_identity_policy *policy(const char *issuer, const char *subject)
-{
-	struct sigstore_identity_policy *p = sigstore_identity_policy_new();
-	char err[256];
-
-	assert_non_null(p);
-	assert_int_equal(sigstore_identity_policy_add(p, issuer, subject, err), 0);
-	return p;
-}
-
 /* A .sig layer made of a real hashedrekord v0.1 bundle verifies over its payload. */
 static void test_legacy_verifies(void **state)
 {
@@ -100,7 +84,7 @@ static void test_legacy_verifies(void **state)
 	struct sigstore_bundle *b = NULL;
 	char err[256] = "";
 
-	NEED_FIXTURES(f);
+	CT_NEED_FIXTURES(f);
 	assert_int_equal(sigstore_cosign_bundle(&f->legacy, &b, err), 0);
 	assert_int_equal(b->minor, 1);
 	assert_false(b->is_dsse);
@@ -109,7 +93,7 @@ static void test_legacy_verifies(void **state)
 	assert_string_equal(b->entries[0].version, "0.0.1");
 	assert_non_null(b->entries[0].set);
 	assert_false(b->entries[0].has_proof);
-	p = policy(ISSUER, "https://github.com/sigstore-conformance/*");
+	p = ct_policy(ISSUER, "https://github.com/sigstore-conformance/*");
 	{
 		struct sigstore_verify_opts o = {.trust_root = f->public_good,
 						 .artifact = (const unsigned char *)f->a_txt,
@@ -143,14 +127,14 @@ static void test_att_verifies(void **state)
 	char err[256] = "";
 	int ret;
 
-	NEED_FIXTURES(f);
+	CT_NEED_FIXTURES(f);
 	assert_int_equal(sigstore_cosign_bundle(&f->att, &b, err), 0);
 	assert_true(b->is_dsse);
 	assert_int_equal(b->n_sigs, 1);
 	assert_int_equal(b->n_extra, 1); /* the intermediate; the self-signed root is dropped */
 	assert_string_equal(b->entries[0].kind, "dsse");
 	assert_int_equal(sigstore_util_hex_decode(IMAGE_DIGEST, digest, 32), 0);
-	p = policy("https://github.com/login/oauth", "cody@soyland.com");
+	p = ct_policy("https://github.com/login/oauth", "cody@soyland.com");
 	{
 		struct sigstore_verify_opts o = {
 			.trust_root = f->public_good, .artifact_sha256 = digest, .policy = p};
@@ -174,31 +158,23 @@ static void test_att_verifies(void **state)
 /* An intoto 0.0.2 entry (signature base64-encoded twice in the body), custom trust root. */
 static void test_att_intoto_verifies(void **state)
 {
-	struct sigstore_trust_root *tr = NULL;
+	struct ct_case c;
 	struct sigstore_oci_sig s;
 	struct sigstore_verify_result res;
 	struct sigstore_bundle *b = NULL;
-	char *json, *tr_json, *artifact, err[256] = "";
-	size_t len, tr_len, a_len;
+	char err[256] = "";
 	int ret;
 
-	json = sst_read_fixture(
-		"sigstore/conformance/intoto-with-custom-trust-root/bundle.sigstore.json", &len);
-	tr_json = sst_read_fixture(
-		"sigstore/conformance/intoto-with-custom-trust-root/trusted_root.json", &tr_len);
-	artifact = sst_read_fixture("sigstore/conformance/intoto-with-custom-trust-root/artifact",
-				    &a_len);
-	if (!json || !tr_json || !artifact)
-		goto out;
-	assert_int_equal(sigstore_trust_root_parse(tr_json, tr_len, &tr, err), 0);
-	assert_int_equal(ct_layer_from_bundle(json, NULL, 0, &s), 0);
+	if (ct_case_load("intoto-with-custom-trust-root", NULL, &c))
+		return;
+	assert_int_equal(ct_layer_from_bundle(c.bundle, NULL, 0, &s), 0);
 	assert_int_equal(sigstore_cosign_bundle(&s, &b, err), 0);
 	assert_string_equal(b->entries[0].kind, "intoto");
 	assert_string_equal(b->entries[0].version, "0.0.2");
 	{
-		struct sigstore_verify_opts o = {.trust_root = tr,
-						 .artifact = (const unsigned char *)artifact,
-						 .artifact_len = a_len,
+		struct sigstore_verify_opts o = {.trust_root = c.tr,
+						 .artifact = (const unsigned char *)c.artifact,
+						 .artifact_len = c.artifact_len,
 						 .expected_subject = IDENTITY,
 						 .expected_issuer = ISSUER};
 
@@ -210,11 +186,7 @@ static void test_att_intoto_verifies(void **state)
 	}
 	ct_layer_clear(&s);
 	sigstore_bundle_free(b);
-out:
-	sigstore_trust_root_free(tr);
-	free(json);
-	free(tr_json);
-	free(artifact);
+	ct_case_free(&c);
 }
 
 /* ---- malformed layers ---------------------------------------------------------------- */
@@ -367,7 +339,7 @@ static void test_malformed(void **state)
 {
 	struct fx *f = *state;
 
-	NEED_FIXTURES(f);
+	CT_NEED_FIXTURES(f);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *r = &rows[i];
 		struct sigstore_oci_sig s;
@@ -406,7 +378,7 @@ static void test_not_a_layer(void **state)
 	struct sigstore_bundle *b = NULL;
 	char err[256];
 
-	NEED_FIXTURES(f);
+	CT_NEED_FIXTURES(f);
 	s = f->legacy;
 	s.kind = SIGSTORE_OCI_SIG_BUNDLE;
 	assert_int_equal(sigstore_cosign_bundle(&s, &b, err), -EINVAL);

@@ -37,16 +37,6 @@ struct fx {
 	struct sigstore_identity_policy *policy; /* cody@soyland.com */
 };
 
-static struct sigstore_identity_policy *policy(const char *issuer, const char *subject)
-{
-	struct sigstore_identity_policy *p = sigstore_identity_policy_new();
-	char err[256];
-
-	assert_non_null(p);
-	assert_int_equal(sigstore_identity_policy_add(p, issuer, subject, err), 0);
-	return p;
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -61,7 +51,7 @@ static int setup(void **state)
 	if (tr_json && f->bundle)
 		assert_int_equal(sigstore_trust_root_parse(tr_json, len, &f->public_good, err), 0);
 	free(tr_json);
-	f->policy = policy(ISSUER, SUBJECT);
+	f->policy = ct_policy(ISSUER, SUBJECT);
 	return 0;
 }
 
@@ -75,12 +65,6 @@ static int teardown(void **state)
 	free(f);
 	return 0;
 }
-
-#define NEED_FIXTURES(f)               \
-	do {                           \
-		if (!(f)->public_good) \
-			skip();        \
-	} while (0)
 
 /* Appends a copy of s (heap strings) to sigs. */
 static void add(struct sigstore_oci_sigs *sigs, const struct sigstore_oci_sig *s)
@@ -150,7 +134,7 @@ static void test_verified(void **state)
 	struct sigstore_image_opts o = {.policy = f->policy, .skip_provenance = true};
 	struct sigstore_image_verification v;
 
-	NEED_FIXTURES(f);
+	CT_NEED_FIXTURES(f);
 	o.trust_root = f->public_good;
 	for (int kind = 0; kind < 2; kind++) {
 		struct sigstore_oci_sigs sigs = {0};
@@ -209,9 +193,9 @@ static void test_outcomes(void **state)
 		 "2 of 2 verified"},
 	};
 	struct fx *f = *state;
-	struct sigstore_identity_policy *other = policy(ISSUER, "alice@*");
+	struct sigstore_identity_policy *other = ct_policy(ISSUER, "alice@*");
 
-	NEED_FIXTURES(f);
+	CT_NEED_FIXTURES(f);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct sigstore_image_opts o = {
 			.trust_root = f->public_good,
@@ -256,7 +240,7 @@ static void test_mixed_items(void **state)
 	json_t *root;
 	char *tampered, *payload;
 
-	NEED_FIXTURES(f);
+	CT_NEED_FIXTURES(f);
 	o.trust_root = f->public_good;
 	root = json_loads(f->bundle, 0, NULL);
 	assert_non_null(root);
@@ -307,37 +291,26 @@ static void test_mixed_items(void **state)
  * a signature of the image. */
 static void test_provenance(void **state)
 {
-	struct sigstore_trust_root *tr = NULL;
+	struct ct_case c;
 	struct sigstore_identity_policy *allowed, *other;
-	char *json, *tr_json, *artifact, digest[80], hex[65], err[256];
-	unsigned char h[32];
-	size_t len, tr_len, a_len;
+	char digest[80];
 
-	json = sst_read_fixture(
-		"sigstore/conformance/intoto-with-custom-trust-root/bundle.sigstore.json", &len);
-	tr_json = sst_read_fixture(
-		"sigstore/conformance/intoto-with-custom-trust-root/trusted_root.json", &tr_len);
-	artifact = sst_read_fixture("sigstore/conformance/intoto-with-custom-trust-root/artifact",
-				    &a_len);
-	if (!json || !tr_json || !artifact)
-		goto out;
-	assert_int_equal(sigstore_trust_root_parse(tr_json, tr_len, &tr, err), 0);
-	sigstore_util_hash(SIGSTORE_HASH_SHA256, (const unsigned char *)artifact, a_len, h);
-	sigstore_util_hex_encode(h, 32, hex);
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
-	allowed = policy(CONFORMANCE_ISSUER, "https://github.com/sigstore-conformance/*");
-	other = policy(CONFORMANCE_ISSUER, "https://github.com/attestd/*");
+	if (ct_case_load("intoto-with-custom-trust-root", NULL, &c))
+		return;
+	ct_sha256_digest(c.artifact, c.artifact_len, digest);
+	allowed = ct_policy(CONFORMANCE_ISSUER, "https://github.com/sigstore-conformance/*");
+	other = ct_policy(CONFORMANCE_ISSUER, "https://github.com/attestd/*");
 	for (int kind = 0; kind < 2; kind++) {
 		for (int skip = 0; skip < 2; skip++) {
 			struct sigstore_image_opts o = {
-				.trust_root = tr, .policy = allowed, .skip_provenance = skip};
+				.trust_root = c.tr, .policy = allowed, .skip_provenance = skip};
 			struct sigstore_oci_sigs sigs = {0};
 			struct sigstore_image_verification v;
 
 			if (kind == 0)
-				add_bundle(&sigs, json);
+				add_bundle(&sigs, c.bundle);
 			else
-				add_layer(&sigs, json, NULL, 0);
+				add_layer(&sigs, c.bundle, NULL, 0);
 			assert_int_equal(sigstore_image_verify_sigs(&sigs, digest, &o, &v),
 					 -EBADMSG);
 			assert_int_equal(v.result, SIGSTORE_IMAGE_ERROR);
@@ -360,40 +333,26 @@ static void test_provenance(void **state)
 	}
 	sigstore_identity_policy_free(allowed);
 	sigstore_identity_policy_free(other);
-out:
-	sigstore_trust_root_free(tr);
-	free(json);
-	free(tr_json);
-	free(artifact);
+	ct_case_free(&c);
 }
 
 /* A Rekor v2 message signature with an RFC 3161 timestamp: with the transparency log skipped
  * the timestamp alone gives the verified time; the digest is the "manifest" digest. */
 static void test_skip_tlog_with_timestamp(void **state)
 {
-	struct sigstore_trust_root *tr = NULL;
+	struct ct_case c;
 	struct sigstore_identity_policy *p;
 	struct sigstore_oci_sigs sigs = {0};
 	struct sigstore_image_verification v;
-	char *json, *tr_json, *artifact, digest[80], hex[65], err[256];
-	unsigned char h[32];
-	size_t len, tr_len, a_len;
+	char digest[80];
 
-	json = sst_read_fixture("sigstore/conformance/rekor2-happy-path/bundle.sigstore.json",
-				&len);
-	tr_json = sst_read_fixture("sigstore/conformance/rekor2-happy-path/trusted_root.json",
-				   &tr_len);
-	artifact = sst_read_fixture("sigstore/conformance/a.txt", &a_len);
-	if (!json || !tr_json || !artifact)
-		goto out;
-	assert_int_equal(sigstore_trust_root_parse(tr_json, tr_len, &tr, err), 0);
-	sigstore_util_hash(SIGSTORE_HASH_SHA256, (const unsigned char *)artifact, a_len, h);
-	sigstore_util_hex_encode(h, 32, hex);
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
-	p = policy(CONFORMANCE_ISSUER, CONFORMANCE_IDENTITY);
-	add_bundle(&sigs, json);
+	if (ct_case_load("rekor2-happy-path", "sigstore/conformance/a.txt", &c))
+		return;
+	ct_sha256_digest(c.artifact, c.artifact_len, digest);
+	p = ct_policy(CONFORMANCE_ISSUER, CONFORMANCE_IDENTITY);
+	add_bundle(&sigs, c.bundle);
 	for (int skip = 0; skip < 2; skip++) {
-		struct sigstore_image_opts o = {.trust_root = tr,
+		struct sigstore_image_opts o = {.trust_root = c.tr,
 						.policy = p,
 						.skip_provenance = true,
 						.skip_transparency_log = skip};
@@ -414,12 +373,8 @@ static void test_skip_tlog_with_timestamp(void **state)
 		sigstore_image_verification_clear(&v);
 	}
 	sigstore_identity_policy_free(p);
-out:
 	sigstore_oci_sigs_clear(&sigs);
-	sigstore_trust_root_free(tr);
-	free(json);
-	free(tr_json);
-	free(artifact);
+	ct_case_free(&c);
 }
 
 static void test_bad_opts(void **state)
@@ -430,7 +385,7 @@ static void test_bad_opts(void **state)
 	struct sigstore_oci_sigs sigs = {0};
 	struct sigstore_image_verification v;
 
-	NEED_FIXTURES(f);
+	CT_NEED_FIXTURES(f);
 	o.trust_root = f->public_good;
 	add_bundle(&sigs, f->bundle);
 	assert_int_equal(sigstore_image_verify_sigs(&sigs, DIGEST, &o, &v), -EBADMSG);
