@@ -54,7 +54,7 @@ MARKER = "/etc/attestd-e2e-image"  # in each image: the name of the image, one l
 
 
 def push_image(ctrd, reg, tmp, repo, tag="v1"):
-    """Builds busybox + peer_client + MARKER (holding repo, so every image differs) as an OCI
+    """Builds busybox + peer_client + attestctl + MARKER (holding repo, so every image differs) as an OCI
     archive named <registry>/<repo>:<tag>, imports it into containerd and pushes the same archive
     to the registry with skopeo --preserve-digests. Returns (Image, manifest size) once skopeo,
     the registry and containerd all name the same manifest digest."""
@@ -63,6 +63,7 @@ def push_image(ctrd, reg, tmp, repo, tag="v1"):
         f.write(repo + "\n")
     ref = "%s/%s:%s" % (reg.host, repo, tag)
     img = ctrd.build_image(ref=ref, files={"/usr/bin/peer_client": helpers.PEER_CLIENT,
+                                           "/usr/bin/attestctl": helpers.ATTESTCTL,
                                            MARKER: marker})
     certs = os.path.join(tmp, "skopeo-certs")
     os.makedirs(certs, exist_ok=True)
@@ -136,10 +137,18 @@ def sigstore_yaml(env, skip_images=()):
            ", ".join(yq(d) for d in skip_images), yq(env["reg"].ca)))
 
 
+# Trust policy on the signer: only a workload whose image was signed by the release workflow
+# gets this identity.
+RELEASE_ID = "spiffe://example.org/ns/%s/release" % NS
+
+
 def config(kubelet_port, env, rt_dirs, state, skip_images=()):
     text = k8s_yaml({"read_only_port": kubelet_port}, state, rt_dirs[1], template=False)
     head, tail = text.split("templates:", 1)
-    return head + sigstore_yaml(env, skip_images) + "templates:" + tail
+    return (head + sigstore_yaml(env, skip_images) + "templates:" + tail +
+            "entries:\n  - spiffe_id: %s\n    selectors: [%s, %s]\n"
+            % (yq(RELEASE_ID), yq("k8s:ns:" + NS),
+               yq("k8s:image-signature-subject:" + DEFAULT_IDENTITY)))
 
 
 def sig_selectors(rec):
@@ -261,6 +270,20 @@ def test_signed_and_unsigned_images(attestd, kubelet, containers, rt_dirs, sig_e
     s = sigstore_status(d)
     assert s["attestd_sigstore_verification_cache_total"] == {"hit": 1, "miss": 2}, s
     assert s["attestd_sigstore_image_verification_total"]["verified"] == 1, s
+
+    # Trust policy on the signer: the signed workload gets the release identity from inside its
+    # container; the unsigned one (same namespace) gets none.
+    r = containers.env.exec(ca, ["/usr/bin/attestctl", "--socket", d.socket, "fetch", "x509",
+                                 "--json"], check=False)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert [x["spiffe_id"] for x in json.loads(r.stdout)["svids"]] == [RELEASE_ID], r.stdout
+    r = containers.env.exec(cb, ["/usr/bin/attestctl", "--socket", d.socket, "fetch", "x509",
+                                 "--json"], check=False)
+    assert r.returncode != 0 and "PERMISSION_DENIED" in (r.stdout + r.stderr).upper(), \
+        (r.stdout, r.stderr)
+    rpc = d.wait_records(lambda x: x.get("rpc") and x["spiffe_ids"], count=1)[0]
+    assert rpc["spiffe_ids"] == [RELEASE_ID], rpc
+    assert "k8s:image-signature:verified" in rpc["selectors"], rpc
 
 
 def test_tag_only_image_resolved(attestd, kubelet, containers, rt_dirs, sig_env):
