@@ -247,7 +247,8 @@ static size_t image_repository_len(const char *image)
 }
 
 int k8s_attestor_image_ref(const char *image, const char *image_id, char ref[K8S_IMAGE_REF_MAX],
-			   char digest[K8S_IMAGE_DIGEST_LEN], char err[256])
+			   char digest[K8S_IMAGE_DIGEST_LEN],
+			   char config_tag_ref[K8S_IMAGE_REF_MAX], char err[256])
 {
 	const char *id = image_id && image_id[0] ? image_id : NULL, *at;
 	size_t repo_len;
@@ -256,6 +257,7 @@ int k8s_attestor_image_ref(const char *image, const char *image_id, char ref[K8S
 	err[0] = '\0';
 	ref[0] = '\0';
 	digest[0] = '\0';
+	config_tag_ref[0] = '\0';
 	if (image && !image[0])
 		image = NULL;
 	if (id && strstr(id, "://"))
@@ -295,6 +297,17 @@ int k8s_attestor_image_ref(const char *image, const char *image_id, char ref[K8S
 		if (n < 0 || n >= K8S_IMAGE_REF_MAX)
 			goto too_long;
 		snprintf(digest, K8S_IMAGE_DIGEST_LEN, "%s", id);
+		/*
+		 * The bare digest may be the config digest (containerd, an image imported without
+		 * a repo digest): the tag in the name is what the verifier may fall back to. Only
+		 * a plain name (no "@"), and only when it fits; else no fallback.
+		 */
+		if (!strchr(image, '@')) {
+			n = snprintf(config_tag_ref, K8S_IMAGE_REF_MAX, "%s%s", image,
+				     image[repo_len] == ':' ? "" : ":latest");
+			if (n < 0 || n >= K8S_IMAGE_REF_MAX)
+				config_tag_ref[0] = '\0';
+		}
 		return 0;
 	}
 	if (id) {
@@ -313,6 +326,7 @@ int k8s_attestor_image_ref(const char *image, const char *image_id, char ref[K8S
 too_long:
 	ref[0] = '\0';
 	digest[0] = '\0';
+	config_tag_ref[0] = '\0';
 	snprintf(err, 256, "image reference of %.100s is longer than %d bytes",
 		 image_id ? image_id : image, K8S_IMAGE_REF_MAX - 1);
 	return -ENAMETOOLONG;

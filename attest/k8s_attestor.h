@@ -54,11 +54,17 @@ int k8s_attestor_attest(const struct k8s_pod *pod, const struct k8s_container_re
  * "sha256:<hex>" (containerd reports the config digest that way; then the repository comes from
  * the image name, e.g. "registry:5000/app:v1" gives "registry:5000/app@sha256:<hex>"). When
  * imageID names no digest, the image name is returned as it is (a tag: the verifier resolves it
- * through the registry). digest receives "sha256:<hex>" or "". -EINVAL with err naming the
- * container when neither names an image, -ENAMETOOLONG when the result does not fit.
+ * through the registry). digest receives "sha256:<hex>" or "".
+ * config_tag_ref receives, only for a bare imageID combined with an image name that pins no
+ * digest, that name as "<repository>:<tag>" (":latest" when it has no tag): the verifier may
+ * resolve it when ref has no signatures, and accept the manifest it names only if that
+ * manifest's config digest is the bare digest (containerd's bare imageID of an imported image
+ * is its config digest, not the signed manifest digest). Else "". -EINVAL with err naming the
+ * container when neither names an image, -ENAMETOOLONG when ref does not fit.
  */
 int k8s_attestor_image_ref(const char *image, const char *image_id, char ref[K8S_IMAGE_REF_MAX],
-			   char digest[K8S_IMAGE_DIGEST_LEN], char err[256]);
+			   char digest[K8S_IMAGE_DIGEST_LEN],
+			   char config_tag_ref[K8S_IMAGE_REF_MAX], char err[256]);
 
 /* A verified image signature, as the Kubernetes attestor turns it into attributes. */
 struct k8s_image_signature {

@@ -20,6 +20,7 @@ struct k8s_workload_req {
 	bool finished;	    /* done was called from inside kubelet_lookup */
 	void *image_handle; /* image verification in flight */
 	char image_ref[K8S_IMAGE_REF_MAX];
+	char config_tag_ref[K8S_IMAGE_REF_MAX]; /* "" or the tag for a bare (config) digest */
 	char container_id[KUBELET_MAX_ID];
 };
 
@@ -149,7 +150,8 @@ static void start_image(struct k8s_workload_req *r, const struct k8s_container_r
 	char digest[K8S_IMAGE_DIGEST_LEN], err[256];
 	int rc;
 
-	rc = k8s_attestor_image_ref(image, st ? st->image_id : NULL, r->image_ref, digest, err);
+	rc = k8s_attestor_image_ref(image, st ? st->image_id : NULL, r->image_ref, digest,
+				    r->config_tag_ref, err);
 	if (rc < 0) {
 		snprintf(r->image_ref, sizeof(r->image_ref), "%s", image ? image : "(unknown)");
 		image_log(r, true, "kubernetes: cannot verify the image signature", err);
@@ -164,7 +166,7 @@ static void start_image(struct k8s_workload_req *r, const struct k8s_container_r
 	}
 	snprintf(r->container_id, sizeof(r->container_id), "%s", cid);
 	/* done may run inside verify (a cached result): finish() copes, r is not touched after */
-	rc = v->verify(v->ctx, r->image_ref, on_image, r, &r->image_handle);
+	rc = v->verify(v->ctx, r->image_ref, r->config_tag_ref, on_image, r, &r->image_handle);
 	if (rc < 0) {
 		image_log(r, true, "kubernetes: cannot verify the image signature", strerror(-rc));
 		finish(r, 0, NULL);

@@ -41,13 +41,15 @@ struct k8s_image_verifier {
 	/* false: sigstore is off (it may be switched on and off by a config reload) */
 	bool (*enabled)(void *ctx);
 	/*
-	 * Verifies image_ref ("repo@sha256:<hex>", or a tag to resolve). done runs exactly once,
-	 * possibly before this returns (cached result, skipped image): then *handle is not
-	 * written. Otherwise *handle is for cancel() until done starts. 0, or -errno and done
-	 * never runs.
+	 * Verifies image_ref ("repo@sha256:<hex>", or a tag to resolve). config_tag_ref (NULL or
+	 * "" = none) is k8s_attestor_image_ref's: when image_ref's digest has no signatures, the
+	 * manifest that tag names is verified instead, if its config digest is image_ref's digest.
+	 * done runs exactly once, possibly before this returns (cached result, skipped image):
+	 * then *handle is not written. Otherwise *handle is for cancel() until done starts. 0, or
+	 * -errno and done never runs.
 	 */
-	int (*verify)(void *ctx, const char *image_ref, k8s_image_verify_done done, void *arg,
-		      void **handle);
+	int (*verify)(void *ctx, const char *image_ref, const char *config_tag_ref,
+		      k8s_image_verify_done done, void *arg, void **handle);
 	void (*cancel)(void *ctx, void *handle); /* done is not called after this */
 	/* One log line: msg plus the image and a detail (reason); warn or info. May be NULL. */
 	void (*log)(void *ctx, bool warn, const char *msg, const char *image, const char *detail);

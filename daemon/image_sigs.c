@@ -52,15 +52,19 @@ struct image_sigs_req {
 struct job {
 	struct image_sigs *svc;
 	struct gen *gen;
-	char ref[K8S_IMAGE_REF_MAX]; /* as asked: the coalescing key */
+	char ref[K8S_IMAGE_REF_MAX]; /* as asked: the coalescing key, with config_tag_ref */
+	char config_tag_ref[K8S_IMAGE_REF_MAX]; /* "" = no config-digest fallback */
 	bool insecure_http;
 	image_sigs_verify_fn verify;
+	image_sigs_resolve_fn resolve;
 	uint64_t start_ms;
 	uint64_t deadline_ms; /* absolute CLOCK_MONOTONIC ms, for the OCI client */
 	atomic_bool cancel;
 	/* written by the worker */
 	struct sigstore_image_verification v;
 	char digest[IMAGE_SIGS_DIGEST_LEN];
+	char config_digest
+		[IMAGE_SIGS_DIGEST_LEN]; /* X, when digest is the manifest M found for it */
 	bool skipped;
 	/* loop thread */
 	struct image_sigs_req *waiters;
@@ -256,6 +260,71 @@ static enum sigstore_image_result result_from_errno(int rc)
 	}
 }
 
+/*
+ * Worker thread. ref's digest X has no signatures, but X may be an image's config digest:
+ * containerd reports a bare config digest as imageID for an image imported without a repo
+ * digest, and signatures are made over the manifest digest. Resolve j->config_tag_ref through
+ * the registry and verify the manifest M it names instead, if and only if M's config descriptor
+ * is X. The tag proves nothing by itself: the config digest equality is the proof. A manifest
+ * names its config by digest (content-addressed), so "the image whose config is X was signed as
+ * manifest M" stays true whatever the tag names later, and job_done caches a verified result
+ * under X as well as M.
+ */
+static void config_fallback(struct job *j, struct sigstore_oci_client *client,
+			    const struct sigstore_oci_ref *ref,
+			    const struct sigstore_image_opts *io)
+{
+	struct sigstore_oci_ref tag, mref;
+	char m[IMAGE_SIGS_DIGEST_LEN] = "", err[256] = "";
+	int rc;
+
+	rc = sigstore_oci_ref_parse(j->config_tag_ref, &tag, err);
+	if (rc == 0 &&
+	    (tag.digest[0] || strcmp(tag.host, ref->host) || strcmp(tag.repo, ref->repo))) {
+		snprintf(err, sizeof(err), "not a tag of repository %.100s", ref->repo);
+		rc = -EINVAL;
+	}
+	if (rc == 0)
+		rc = j->resolve(client, &tag, ref->digest, m, err);
+	if (rc == 0 && strcmp(m, ref->digest) == 0) {
+		/* the tag names manifest X itself: it is a manifest digest, and not signed */
+		snprintf(err, sizeof(err), "the tag names this very manifest");
+		rc = -ENOENT;
+	}
+	if (rc == -ENOENT || rc == -EINVAL) {
+		snprintf(j->v.reason, sizeof(j->v.reason),
+			 "image %.110s: no signatures, and tag %.60s gives no other manifest of "
+			 "this image: %s",
+			 j->ref, j->config_tag_ref, err);
+		return;
+	}
+	if (rc < 0) {
+		j->v.result = result_from_errno(rc);
+		snprintf(j->v.reason, sizeof(j->v.reason),
+			 "image %.110s: no signatures; resolving tag %.60s failed: %s", j->ref,
+			 j->config_tag_ref, err);
+		return;
+	}
+	snprintf(j->config_digest, sizeof(j->config_digest), "%s", ref->digest);
+	snprintf(j->digest, sizeof(j->digest), "%s", m);
+	if (gen_skips(j->gen, m)) {
+		j->skipped = true;
+		return;
+	}
+	mref = *ref;
+	snprintf(mref.digest, sizeof(mref.digest), "%s", m);
+	sigstore_image_verification_clear(&j->v);
+	j->verify(client, &mref, io, &j->v);
+	if (j->v.result != SIGSTORE_IMAGE_VERIFIED) {
+		char why[sizeof(j->v.reason)];
+
+		snprintf(why, sizeof(why), "%s", j->v.reason);
+		snprintf(j->v.reason, sizeof(j->v.reason),
+			 "via tag %.60s (its config is %.19s...): %s", j->config_tag_ref,
+			 ref->digest, why);
+	}
+}
+
 /* Worker thread: touches only j and its (immutable) gen. */
 static void job_run(void *arg)
 {
@@ -306,6 +375,8 @@ static void job_run(void *arg)
 	io.skip_transparency_log = g->skip_transparency_log;
 	io.skip_sct = !g->enforce_sct;
 	j->verify(client, &ref, &io, &j->v);
+	if (j->v.result == SIGSTORE_IMAGE_NOT_SIGNED && j->config_tag_ref[0])
+		config_fallback(j, client, &ref, &io);
 	goto out;
 fail:
 	j->v.result = result_from_errno(rc);
@@ -378,9 +449,13 @@ static void job_done(void *arg)
 			s->signatures += j->v.n_verified;
 		if (r == SIGSTORE_IMAGE_VERIFIED && j->gen == s->gen && j->digest[0])
 			cache_put(s, j->digest, &j->v);
+		/* see config_fallback: the image whose config is X was signed as manifest M */
+		if (r == SIGSTORE_IMAGE_VERIFIED && j->gen == s->gen && j->config_digest[0])
+			cache_put(s, j->config_digest, &j->v);
 		log_debug(s->log, "sigstore: image verification done", "image", j->ref, "result",
 			  sigstore_image_result_name(r), "ms",
-			  (unsigned long long)(now_ms(s) - j->start_ms), "reason",
+			  (unsigned long long)(now_ms(s) - j->start_ms), "manifest",
+			  j->config_digest[0] ? j->digest : NULL, "reason",
 			  r == SIGSTORE_IMAGE_VERIFIED ? NULL : reason);
 	}
 	verdict_fill(&verdict, r, &j->v, j->skipped, reason);
@@ -414,6 +489,8 @@ int image_sigs_new(const struct image_sigs_opts *o, struct workers *w, struct lo
 		s->opts = *o;
 	if (!s->opts.verify)
 		s->opts.verify = sigstore_image_verify;
+	if (!s->opts.resolve)
+		s->opts.resolve = sigstore_oci_find_manifest_for_config;
 	s->workers = w;
 	s->log = lg;
 	*out = s;
@@ -527,6 +604,13 @@ bool image_sigs_enabled(const struct image_sigs *s)
 int image_sigs_verify(struct image_sigs *s, const char *image_ref, k8s_image_verify_done cb,
 		      void *arg, struct image_sigs_req **req_out)
 {
+	return image_sigs_verify_with_tag(s, image_ref, NULL, cb, arg, req_out);
+}
+
+int image_sigs_verify_with_tag(struct image_sigs *s, const char *image_ref,
+			       const char *config_tag_ref, k8s_image_verify_done cb, void *arg,
+			       struct image_sigs_req **req_out)
+{
 	struct k8s_image_verdict verdict;
 	const struct cache_entry *e;
 	struct image_sigs_req *q = NULL;
@@ -538,7 +622,9 @@ int image_sigs_verify(struct image_sigs *s, const char *image_ref, k8s_image_ver
 
 	if (!image_sigs_enabled(s))
 		return -ENOTCONN;
-	if (strlen(image_ref) >= K8S_IMAGE_REF_MAX)
+	if (!config_tag_ref)
+		config_tag_ref = "";
+	if (strlen(image_ref) >= K8S_IMAGE_REF_MAX || strlen(config_tag_ref) >= K8S_IMAGE_REF_MAX)
 		return -EINVAL;
 	at = strchr(image_ref, '@');
 	if (at && strlen(at + 1) < sizeof(digest))
@@ -558,7 +644,9 @@ int image_sigs_verify(struct image_sigs *s, const char *image_ref, k8s_image_ver
 	if (s->n_waiters >= IMAGE_SIGS_MAX_WAITERS)
 		return -EAGAIN;
 	for (j = s->jobs; j; j = j->next)
-		if (j->gen == s->gen && !atomic_load(&j->cancel) && strcmp(j->ref, image_ref) == 0)
+		if (j->gen == s->gen && !atomic_load(&j->cancel) &&
+		    strcmp(j->ref, image_ref) == 0 &&
+		    strcmp(j->config_tag_ref, config_tag_ref) == 0)
 			break;
 	q = calloc(1, sizeof(*q));
 	if (!q)
@@ -578,8 +666,10 @@ int image_sigs_verify(struct image_sigs *s, const char *image_ref, k8s_image_ver
 		j->svc = s;
 		j->gen = s->gen;
 		snprintf(j->ref, sizeof(j->ref), "%s", image_ref);
+		snprintf(j->config_tag_ref, sizeof(j->config_tag_ref), "%s", config_tag_ref);
 		j->insecure_http = s->opts.insecure_http;
 		j->verify = s->opts.verify;
+		j->resolve = s->opts.resolve;
 		j->start_ms = now_ms(s);
 		j->deadline_ms = mono_ms() + s->gen->timeout_ms;
 		atomic_init(&j->cancel, false);
@@ -633,14 +723,14 @@ static bool k8s_enabled(void *ctx)
 	return image_sigs_enabled(ctx);
 }
 
-static int k8s_verify(void *ctx, const char *image_ref, k8s_image_verify_done done, void *arg,
-		      void **handle)
+static int k8s_verify(void *ctx, const char *image_ref, const char *config_tag_ref,
+		      k8s_image_verify_done done, void *arg, void **handle)
 {
 	struct image_sigs_req *q = NULL;
 	int rc;
 
 	/* *handle is written only when done has not run: the caller may be gone once it has. */
-	rc = image_sigs_verify(ctx, image_ref, done, arg, &q);
+	rc = image_sigs_verify_with_tag(ctx, image_ref, config_tag_ref, done, arg, &q);
 	if (rc == 0 && q)
 		*handle = q;
 	return rc;

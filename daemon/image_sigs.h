@@ -33,8 +33,15 @@ typedef int (*image_sigs_verify_fn)(struct sigstore_oci_client *c,
 				    const struct sigstore_image_opts *o,
 				    struct sigstore_image_verification *out);
 
+/* sigstore_oci_find_manifest_for_config's signature: tests replace it as well. */
+typedef int (*image_sigs_resolve_fn)(struct sigstore_oci_client *c,
+				     const struct sigstore_oci_ref *tag_ref,
+				     const char *config_digest,
+				     char manifest_digest[SIGSTORE_OCI_DIGEST_LEN], char err[256]);
+
 struct image_sigs_opts {
-	image_sigs_verify_fn verify; /* NULL = sigstore_image_verify */
+	image_sigs_verify_fn verify;   /* NULL = sigstore_image_verify */
+	image_sigs_resolve_fn resolve; /* NULL = sigstore_oci_find_manifest_for_config */
 	/* monotonic clock in ms for the cache and durations; NULL = CLOCK_MONOTONIC */
 	uint64_t (*now_ms)(void *arg);
 	void *now_arg;
@@ -74,6 +81,17 @@ bool image_sigs_enabled(const struct image_sigs *s);
  */
 int image_sigs_verify(struct image_sigs *s, const char *image_ref, k8s_image_verify_done cb,
 		      void *arg, struct image_sigs_req **req);
+/*
+ * The same, with config_tag_ref ("<repository>:<tag>", NULL or "" = none; see
+ * k8s_attestor_image_ref): when image_ref's digest X has no signatures (not_signed), the job
+ * resolves that tag through the registry and verifies the manifest M it names (or one of its
+ * index's children) if and only if M's config digest is X; a verified result is then cached
+ * under M and X. When the tag names no such manifest the result stays not_signed, with a reason
+ * saying what the tag names instead. -EINVAL also when config_tag_ref is too long.
+ */
+int image_sigs_verify_with_tag(struct image_sigs *s, const char *image_ref,
+			       const char *config_tag_ref, k8s_image_verify_done cb, void *arg,
+			       struct image_sigs_req **req);
 /* cb is not called after this; the job goes on for the other waiters (or is cancelled). */
 void image_sigs_cancel(struct image_sigs *s, struct image_sigs_req *req);
 

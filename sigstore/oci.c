@@ -992,6 +992,82 @@ out:
 	return ret;
 }
 
+static bool is_image_manifest_type(const char *t)
+{
+	return !strcmp(t, "application/vnd.oci.image.manifest.v1+json") ||
+	       !strcmp(t, "application/vnd.docker.distribution.manifest.v2+json");
+}
+
+int sigstore_oci_find_manifest_for_config(struct sigstore_oci_client *c,
+					  const struct sigstore_oci_ref *tag_ref,
+					  const char *config_digest,
+					  char manifest_digest[SIGSTORE_OCI_DIGEST_LEN],
+					  char err[256])
+{
+	struct sigstore_oci_manifest m = {0}, child = {0};
+	struct resp r = {0};
+	unsigned char h[32];
+	char hex[65];
+	size_t fetched = 0, skipped = 0;
+	int ret;
+
+	err[0] = '\0';
+	manifest_digest[0] = '\0';
+	if (!tag_ref->tag[0] || !config_digest || !is_hex_digest(config_digest)) {
+		snprintf(err, 256, "%.100s: a tag and a sha256 config digest are needed",
+			 tag_ref->repo);
+		ret = -EINVAL;
+		goto out;
+	}
+	if ((ret = get_manifest(c, tag_ref, tag_ref->tag, OCI_ACCEPT_MANIFEST, &m, &r, err)))
+		goto out;
+	sigstore_util_hash(SIGSTORE_HASH_SHA256, (const unsigned char *)(r.body ? r.body : ""),
+			   r.len, h);
+	sigstore_util_hex_encode(h, 32, hex);
+	if (!m.is_index) {
+		if (m.has_config && !strcmp(m.config.digest, config_digest)) {
+			snprintf(manifest_digest, SIGSTORE_OCI_DIGEST_LEN, "sha256:%s", hex);
+			goto out;
+		}
+		snprintf(err, 256,
+			 "%.60s/%.80s:%.40s names manifest sha256:%.12s... with config "
+			 "%.19s..., not %.19s...",
+			 tag_ref->registry, tag_ref->repo, tag_ref->tag, hex,
+			 m.has_config ? m.config.digest : "(none)", config_digest);
+		ret = -ENOENT;
+		goto out;
+	}
+	for (size_t i = 0; i < m.n_items; i++) {
+		if (!is_image_manifest_type(m.items[i].media_type))
+			continue;
+		if (fetched == SIGSTORE_OCI_MAX_INDEX_FETCH) {
+			skipped++;
+			continue;
+		}
+		fetched++;
+		if ((ret = get_manifest(c, tag_ref, m.items[i].digest, OCI_ACCEPT_MANIFEST, &child,
+					&r, err)))
+			goto out;
+		if (!child.is_index && child.has_config &&
+		    !strcmp(child.config.digest, config_digest)) {
+			snprintf(manifest_digest, SIGSTORE_OCI_DIGEST_LEN, "%s", m.items[i].digest);
+			goto out;
+		}
+		sigstore_oci_manifest_clear(&child);
+	}
+	snprintf(err, 256,
+		 "%.60s/%.80s:%.40s names index sha256:%.12s...: none of its %zu image "
+		 "manifests fetched has config %.19s...%s",
+		 tag_ref->registry, tag_ref->repo, tag_ref->tag, hex, fetched, config_digest,
+		 skipped ? " (more were not fetched: cap)" : "");
+	ret = -ENOENT;
+out:
+	sigstore_oci_manifest_clear(&child);
+	sigstore_oci_manifest_clear(&m);
+	free(r.body);
+	return ret;
+}
+
 /* ---- collecting signatures ---------------------------------------------------------------- */
 
 static int add_sig(struct sigstore_oci_sigs *out, enum sigstore_oci_sig_kind kind, struct resp *r,

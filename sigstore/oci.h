@@ -24,6 +24,7 @@
 #define SIGSTORE_OCI_MAX_ANNOTATION    (1u << 20)  /* bytes of one cosign annotation value */
 #define SIGSTORE_OCI_MAX_JSON_DEPTH    32
 #define SIGSTORE_OCI_MAX_DOCKER_CONFIG (1u << 20)
+#define SIGSTORE_OCI_MAX_INDEX_FETCH   16 /* child manifests of an index fetched by config */
 
 #define SIGSTORE_OCI_BUNDLE_TYPE "application/vnd.dev.sigstore.bundle.v0.3+json"
 
@@ -122,6 +123,23 @@ void sigstore_oci_client_free(struct sigstore_oci_client *c);
  */
 int sigstore_oci_resolve_digest(struct sigstore_oci_client *c, const struct sigstore_oci_ref *ref,
 				char digest[SIGSTORE_OCI_DIGEST_LEN], char err[256]);
+
+/*
+ * Finds the image manifest that tag_ref's tag names and whose config descriptor digest is
+ * config_digest ("sha256:<hex>"): GET the tag's manifest and hash the bytes; an image manifest
+ * must have that config; in an index, up to SIGSTORE_OCI_MAX_INDEX_FETCH child image manifests
+ * are fetched by digest (hash-checked) and the first with that config is taken. The tag is
+ * never trusted: the config digest equality is the proof, and a manifest names its config by
+ * digest, so the manifest found describes the image whose config is config_digest.
+ * manifest_digest receives "sha256:<hex>". 0; -ENOENT when the tag is missing or names no
+ * manifest with that config (err says what it names); -EINVAL (no tag, bad config_digest);
+ * otherwise as sigstore_oci_fetch_bundles.
+ */
+int sigstore_oci_find_manifest_for_config(struct sigstore_oci_client *c,
+					  const struct sigstore_oci_ref *tag_ref,
+					  const char *config_digest,
+					  char manifest_digest[SIGSTORE_OCI_DIGEST_LEN],
+					  char err[256]);
 
 enum sigstore_oci_sig_kind {
 	SIGSTORE_OCI_SIG_BUNDLE, /* data = bundle JSON (referrer or fallback tag) */

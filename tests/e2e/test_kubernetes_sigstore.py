@@ -18,6 +18,10 @@ SLSA provenance bundle; the unsigned one nothing.
      through the registry and verifies the digest it names (signed: attributes; unsigned: none)
   3. an image in skip_images gets k8s:sigstore-validation:passed only, without any verification
   4. SIGHUP with another identity policy applies at once and drops the cache
+  5. imageID in containerd's bare form naming the image CONFIG digest (an image imported
+     without a repo digest: `ctr images import`, `kind load`): attestd resolves the image
+     name's tag and verifies the manifest it names, because that manifest's config is the
+     bare digest (signed: attributes, cached under both digests; unsigned: none)
 
 Needs root, containerd + runc + busybox-static, docker-registry, skopeo, openssl and
 /usr/bin/python3; missing pieces skip with the reason.
@@ -120,6 +124,16 @@ def sig_env(ctrd):
 def repo_digest(img):
     """What a kubelet over containerd reports as imageID for a pulled image: repo@sha256:..."""
     return "%s@%s" % (img.ref.rsplit(":", 1)[0], img.digest)
+
+
+def config_digest(reg, img):
+    """The image's config digest, as the registry's manifest names it (config.digest)."""
+    repo, tag = img.ref.split("/", 1)[1].rsplit(":", 1)
+    st, body = reg.get_manifest(repo, tag, OCI_MANIFEST)
+    assert st == 200 and sha256(body) == img.digest, (st, body[:200])
+    cfg = json.loads(body)["config"]["digest"]
+    assert cfg.startswith("sha256:") and cfg != img.digest, cfg
+    return cfg
 
 
 def sigstore_yaml(env, skip_images=()):
@@ -364,4 +378,47 @@ def test_reload_applies_sigstore(attestd, kubelet, containers, rt_dirs, sig_env)
     assert st == 200, again
     check_signed(again, cid)
     s = sigstore_status(d)
+    assert s["attestd_sigstore_image_verification_total"]["verified"] == 1, s
+
+
+def test_bare_config_digest(attestd, kubelet, containers, rt_dirs, sig_env):
+    """containerd reports an image imported without a repo digest with imageID = the bare
+    CONFIG digest. Signatures name the manifest digest, so attestd finds no signatures for it,
+    resolves the image name's tag and verifies that manifest because its config descriptor is
+    the bare digest; the tag alone is never trusted."""
+    env, reg = sig_env, sig_env["reg"]
+    signed, unsigned = env["signed"], env["unsigned"]
+    cfg_s, cfg_u = config_digest(reg, signed), config_digest(reg, unsigned)
+    uid_a, uid_b = ce.new_pod_uid(), ce.new_pod_uid()
+    cid_a, cid_b = os.urandom(32).hex(), os.urandom(32).hex()
+    pod_a = make_pod(uid_a, "signed-cfg", [status("web", signed.ref, cfg_s, cid_a)])
+    pod_b = make_pod(uid_b, "unsigned-cfg", [status("web", unsigned.ref, cfg_u, cid_b)])
+    k = kubelet(["--http"])
+    k.post_pods(pod_list(pod_a, pod_b))
+    d = attestd(extra_yaml=config(k.port, env, rt_dirs, containers.env.state))
+    ca = run_workload(containers, signed, d, uid_a, pod_a, cid_a)
+    cb = run_workload(containers, unsigned, d, uid_b, pod_b, cid_b)
+    rec_a = d.wait_pid(ca.pid)[0]
+    rec_b = d.wait_pid(cb.pid)[0]
+    attrs = check_signed(rec_a, cid_a)
+    check_unsigned(rec_b)
+    unsigned_ref = "%s@%s" % (unsigned.ref.rsplit(":", 1)[0], cfg_u)
+    wait_warning(d, unsigned_ref)
+    # the unsigned image's tag did lead to its manifest: that one is what has no signatures
+    assert any(l.get("level") == "warn" and l.get("image") == unsigned_ref and
+               unsigned.digest in (l.get("reason") or "") for l in d.logs), d.log_tail()
+    s = sigstore_status(d)
+    total = s["attestd_sigstore_image_verification_total"]
+    assert total["verified"] == 1 and total["not_signed"] == 1, s
+    assert sum(total.values()) == 2, s
+    # cached under the manifest digest and the config digest
+    assert s["cache_entries"] == 2, s
+
+    # again: a cache hit under the config digest, with the same signature
+    st, again = d.get("/v1/attest?pid=%d" % ca.pid)
+    assert st == 200, again
+    assert (again["attributes"]["kubernetes.image.signature.value"] ==
+            attrs["kubernetes.image.signature.value"]), again
+    s = sigstore_status(d)
+    assert s["attestd_sigstore_verification_cache_total"] == {"hit": 1, "miss": 2}, s
     assert s["attestd_sigstore_image_verification_total"]["verified"] == 1, s

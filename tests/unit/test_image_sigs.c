@@ -31,12 +31,40 @@
 #define DIGEST_SLOW   "sha256:" HEX64("c") /* the fake verifies it after 300 ms */
 #define DIGEST_SKIP   "sha256:" HEX64("d") /* in skip_images */
 #define DIGEST_NOPROV "sha256:" HEX64("e") /* verified, no provenance */
+#define DIGEST_CFG    "sha256:" HEX64("1") /* a config digest: not signed as such */
 #define REF(d)	      "registry.test/app@" d
 
 /* The fake's only way to report: it gets no argument of ours, and runs on worker threads
  * (where cmocka's asserts must not run). */
 static atomic_int fake_calls;
 static atomic_int fake_bad_opts;
+static atomic_int fake_resolve_calls;
+
+/*
+ * The fake registry's tags, as sigstore_oci_find_manifest_for_config would answer: app:v1's
+ * manifest DIGEST_OK has config DIGEST_CFG; app:moved now names a manifest with another config;
+ * app:slow times out.
+ */
+static int fake_resolve(struct sigstore_oci_client *c, const struct sigstore_oci_ref *tag_ref,
+			const char *config_digest, char manifest_digest[SIGSTORE_OCI_DIGEST_LEN],
+			char err[256])
+{
+	atomic_fetch_add(&fake_resolve_calls, 1);
+	manifest_digest[0] = '\0';
+	if (strcmp(tag_ref->repo, "app") != 0 || tag_ref->digest[0])
+		atomic_fetch_add(&fake_bad_opts, 1);
+	if (strcmp(tag_ref->tag, "slow") == 0) {
+		snprintf(err, 256, "GET app:slow: timed out");
+		return -ETIMEDOUT;
+	}
+	if (strcmp(tag_ref->tag, "v1") == 0 && strcmp(config_digest, DIGEST_CFG) == 0) {
+		snprintf(manifest_digest, SIGSTORE_OCI_DIGEST_LEN, "%s", DIGEST_OK);
+		return 0;
+	}
+	snprintf(err, 256, "app:%s names manifest sha256:5555... with config sha256:6666...",
+		 tag_ref->tag);
+	return -ENOENT;
+}
 
 static int fake_verify(struct sigstore_oci_client *c, const struct sigstore_oci_ref *ref,
 		       const struct sigstore_image_opts *o, struct sigstore_image_verification *out)
@@ -89,6 +117,7 @@ struct env {
 		char result[32];
 		char subject[256];
 		char provenance[128];
+		char reason[256];
 		size_t n_verified;
 	} got[MAX_RESULTS];
 };
@@ -111,6 +140,8 @@ static void on_result(void *arg, const struct k8s_image_verdict *v)
 	snprintf(e->got[e->n].provenance, sizeof(e->got[e->n].provenance), "%s",
 		 v->verified && v->sig.provenance_type ? v->sig.provenance_type : "");
 	e->got[e->n].n_verified = v->n_verified;
+	snprintf(e->got[e->n].reason, sizeof(e->got[e->n].reason), "%s",
+		 v->reason ? v->reason : "");
 	if (v->verified) {
 		assert_string_equal(v->sig.issuer, "https://token.actions.githubusercontent.com");
 		assert_string_equal(v->sig.signature_b64, "MEUCIQDsig==");
@@ -186,13 +217,15 @@ static void sigstore_cfg_free(struct config_sigstore *c)
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	struct image_sigs_opts o = {.verify = fake_verify, .now_ms = fake_clock};
+	struct image_sigs_opts o = {
+		.verify = fake_verify, .resolve = fake_resolve, .now_ms = fake_clock};
 	struct config_sigstore c;
 	char err[IMAGE_SIGS_ERR_MAX];
 
 	assert_non_null(e);
 	atomic_store(&fake_calls, 0);
 	atomic_store(&fake_bad_opts, 0);
+	atomic_store(&fake_resolve_calls, 0);
 	e->clock_ms = 1000000;
 	log_init(&e->log, LOG_ERROR, 2);
 	assert_int_equal(loop_new(&e->loop), 0);
@@ -415,6 +448,100 @@ static void test_tag_unreachable_registry(void **state)
 		status_int(e, "attestd_sigstore_image_verification_total", "network_error"), 1);
 }
 
+/*
+ * A bare config digest (containerd's imageID of an imported image) with no signatures: the tag
+ * is resolved, and its manifest is verified because its config is that digest; the result is
+ * cached under both digests.
+ */
+static void test_config_digest_fallback(void **state)
+{
+	struct env *e = *state;
+	struct image_sigs_req *req = NULL;
+
+	assert_int_equal(image_sigs_verify_with_tag(e->s, REF(DIGEST_CFG), "registry.test/app:v1",
+						    on_result, e, &req),
+			 0);
+	assert_non_null(req);
+	wait_for(e, 1);
+	assert_true(e->got[0].verified);
+	assert_string_equal(e->got[0].result, "verified");
+	assert_int_equal(atomic_load(&fake_calls), 2); /* X, then M */
+	assert_int_equal(atomic_load(&fake_resolve_calls), 1);
+	assert_int_equal(status_int(e, "attestd_sigstore_image_verification_total", "verified"), 1);
+	assert_int_equal(status_int(e, NULL, "cache_entries"), 2);
+
+	/* cached under the config digest (whatever the tag names now) and the manifest digest */
+	req = NULL;
+	assert_int_equal(image_sigs_verify_with_tag(e->s, REF(DIGEST_CFG), "registry.test/app:v1",
+						    on_result, e, &req),
+			 0);
+	assert_int_equal(image_sigs_verify(e->s, REF(DIGEST_CFG), on_result, e, &req), 0);
+	assert_int_equal(image_sigs_verify(e->s, REF(DIGEST_OK), on_result, e, &req), 0);
+	assert_null(req);
+	assert_int_equal(e->n, 4);
+	for (int i = 1; i < 4; i++)
+		assert_true(e->got[i].verified);
+	assert_int_equal(atomic_load(&fake_calls), 2);
+	assert_int_equal(status_int(e, "attestd_sigstore_verification_cache_total", "hit"), 3);
+}
+
+/* The config fallback never applies without a tag, nor when the tag names another image. */
+static void test_config_digest_fallback_refused(void **state)
+{
+	struct env *e = *state;
+	static const struct {
+		const char *name, *ref, *tag, *result, *reason;
+		int resolves; /* calls of the resolver */
+	} cases[] = {
+		{"no tag: not signed", REF(DIGEST_CFG), NULL, "not_signed", "no signatures", 0},
+		{"the tag moved", REF(DIGEST_CFG), "registry.test/app:moved", "not_signed",
+		 "tag registry.test/app:moved gives no other manifest of this image: app:moved "
+		 "names",
+		 1},
+		{"another config under the right tag", REF(DIGEST_NOSIG), "registry.test/app:v1",
+		 "not_signed", "gives no other manifest of this image", 1},
+		{"a tag of another repository", REF(DIGEST_CFG), "registry.test/other:v1",
+		 "not_signed", "not a tag of repository app", 0},
+		{"a malformed tag", REF(DIGEST_CFG), "registry.test/app:-bad", "not_signed",
+		 "bad tag", 0},
+		{"resolving times out", REF(DIGEST_CFG), "registry.test/app:slow", "timeout",
+		 "resolving tag registry.test/app:slow failed: GET app:slow: timed out", 1},
+	};
+	int resolves = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case: %s\n", cases[i].name);
+		assert_int_equal(image_sigs_verify_with_tag(e->s, cases[i].ref, cases[i].tag,
+							    on_result, e, NULL),
+				 0);
+		wait_for(e, (int)i + 1);
+		assert_false(e->got[i].verified);
+		assert_string_equal(e->got[i].result, cases[i].result);
+		if (!strstr(e->got[i].reason, cases[i].reason))
+			fail_msg("reason \"%s\" lacks \"%s\"", e->got[i].reason, cases[i].reason);
+		resolves += cases[i].resolves;
+		assert_int_equal(atomic_load(&fake_resolve_calls), resolves);
+	}
+	/* a verified digest needs no fallback */
+	assert_int_equal(image_sigs_verify_with_tag(e->s, REF(DIGEST_OK), "registry.test/app:v1",
+						    on_result, e, NULL),
+			 0);
+	wait_for(e, 7);
+	assert_true(e->got[6].verified);
+	assert_int_equal(atomic_load(&fake_resolve_calls), resolves);
+	assert_int_equal(status_int(e, NULL, "cache_entries"), 1);
+	/* a tag too long for a reference is refused */
+	{
+		char tag[K8S_IMAGE_REF_MAX + 1];
+
+		memset(tag, 'a', sizeof(tag) - 1);
+		tag[sizeof(tag) - 1] = '\0';
+		assert_int_equal(
+			image_sigs_verify_with_tag(e->s, REF(DIGEST_CFG), tag, on_result, e, NULL),
+			-EINVAL);
+	}
+}
+
 static void test_status_json(void **state)
 {
 	struct env *e = *state;
@@ -460,6 +587,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reload_cancels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_skip_images, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tag_unreachable_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_digest_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_digest_fallback_refused, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_status_json, setup, teardown),
 	};
 

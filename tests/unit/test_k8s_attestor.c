@@ -536,43 +536,53 @@ static void test_errors(void **state)
 #define HEXA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define HEXB "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-/* imageID (and image name) -> the reference to verify and its digest. */
+/* imageID (and image name) -> the reference to verify, its digest and the config-digest tag. */
 static void test_image_ref(void **state)
 {
 	static const struct {
 		const char *name, *image, *image_id;
 		int rc;
 		const char *ref, *digest; /* rc 0; or a substring of err */
+		const char *tag;	  /* config_tag_ref: "" = no fallback */
 	} cases[] = {
 		{"docker-pullable", "nginx:1.25", "docker-pullable://nginx@sha256:" HEXA, 0,
-		 "nginx@sha256:" HEXA, "sha256:" HEXA},
+		 "nginx@sha256:" HEXA, "sha256:" HEXA, ""},
 		{"repo@digest (containerd)", "reg:5000/app:v1", "reg:5000/app@sha256:" HEXA, 0,
-		 "reg:5000/app@sha256:" HEXA, "sha256:" HEXA},
+		 "reg:5000/app@sha256:" HEXA, "sha256:" HEXA, ""},
 		{"bare digest + image name with port and tag", "reg:5000/team/app:v1",
-		 "sha256:" HEXB, 0, "reg:5000/team/app@sha256:" HEXB, "sha256:" HEXB},
-		{"bare digest + image name without tag", "reg:5000/app", "sha256:" HEXB, 0,
-		 "reg:5000/app@sha256:" HEXB, "sha256:" HEXB},
+		 "sha256:" HEXB, 0, "reg:5000/team/app@sha256:" HEXB, "sha256:" HEXB,
+		 "reg:5000/team/app:v1"},
+		{"bare digest + image name without tag: latest", "reg:5000/app", "sha256:" HEXB, 0,
+		 "reg:5000/app@sha256:" HEXB, "sha256:" HEXB, "reg:5000/app:latest"},
+		{"bare digest + docker.io short name", "busybox", "sha256:" HEXB, 0,
+		 "busybox@sha256:" HEXB, "sha256:" HEXB, "busybox:latest"},
+		{"bare digest + image name with tag and non-sha256 digest", "app:v1@sha512:abc",
+		 "sha256:" HEXB, 0, "app@sha256:" HEXB, "sha256:" HEXB, ""},
 		{"pinned image wins over a bare (config) digest", "app@sha256:" HEXA,
-		 "sha256:" HEXB, 0, "app@sha256:" HEXA, "sha256:" HEXA},
+		 "sha256:" HEXB, 0, "app@sha256:" HEXA, "sha256:" HEXA, ""},
 		{"no imageID: pinned image", "app@sha256:" HEXA, NULL, 0, "app@sha256:" HEXA,
-		 "sha256:" HEXA},
-		{"no imageID: a tag, resolved later", "reg.io/app:v2", "", 0, "reg.io/app:v2", ""},
-		{"bare digest without image", NULL, "sha256:" HEXA, -EINVAL, "no repository", NULL},
-		{"short digest", "app", "app@sha256:abc", -EINVAL, "not a sha256 digest", NULL},
+		 "sha256:" HEXA, ""},
+		{"no imageID: a tag, resolved later", "reg.io/app:v2", "", 0, "reg.io/app:v2", "",
+		 ""},
+		{"bare digest without image", NULL, "sha256:" HEXA, -EINVAL, "no repository", NULL,
+		 ""},
+		{"short digest", "app", "app@sha256:abc", -EINVAL, "not a sha256 digest", NULL, ""},
 		{"upper-case digest", "app",
 		 "sha256:"
 		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-		 -EINVAL, "not a sha256 digest", NULL},
-		{"nothing", NULL, NULL, -EINVAL, "neither", NULL},
+		 -EINVAL, "not a sha256 digest", NULL, ""},
+		{"nothing", NULL, NULL, -EINVAL, "neither", NULL, ""},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char ref[K8S_IMAGE_REF_MAX], digest[K8S_IMAGE_DIGEST_LEN], err[256];
-		int rc =
-			k8s_attestor_image_ref(cases[i].image, cases[i].image_id, ref, digest, err);
+		char tag[K8S_IMAGE_REF_MAX] = "stale";
+		int rc = k8s_attestor_image_ref(cases[i].image, cases[i].image_id, ref, digest, tag,
+						err);
 
 		print_message("case: %s\n", cases[i].name);
 		assert_int_equal(rc, cases[i].rc);
+		assert_string_equal(tag, cases[i].tag);
 		if (rc == 0) {
 			assert_string_equal(ref, cases[i].ref);
 			assert_string_equal(digest, cases[i].digest);
@@ -580,6 +590,24 @@ static void test_image_ref(void **state)
 			assert_non_null(strstr(err, cases[i].ref));
 		}
 	}
+}
+
+/* A tag that does not fit beside the repository: the reference is built, the fallback is not. */
+static void test_image_ref_long_tag(void **state)
+{
+	char image[K8S_IMAGE_REF_MAX + 8], ref[K8S_IMAGE_REF_MAX], digest[K8S_IMAGE_DIGEST_LEN];
+	char tag[K8S_IMAGE_REF_MAX], err[256];
+	size_t n;
+
+	n = (size_t)snprintf(image, sizeof(image), "reg.io/");
+	memset(image + n, 'r', 380);
+	n += 380;
+	image[n++] = ':';
+	memset(image + n, 't', 128);
+	image[n + 128] = '\0';
+	assert_int_equal(k8s_attestor_image_ref(image, "sha256:" HEXB, ref, digest, tag, err), 0);
+	assert_non_null(strstr(ref, "@sha256:" HEXB));
+	assert_string_equal(tag, "");
 }
 
 static void test_image_signature_attrs(void **state)
@@ -695,6 +723,7 @@ int main(void)
 		cmocka_unit_test(test_owners_ephemeral_and_empty_values),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_image_ref),
+		cmocka_unit_test(test_image_ref_long_tag),
 		cmocka_unit_test(test_image_signature_attrs),
 		cmocka_unit_test(test_template_needs_signature),
 	};

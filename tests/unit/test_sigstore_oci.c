@@ -3,7 +3,8 @@
  * defaults, ports, tags, digests), WWW-Authenticate challenges, manifests and indexes (caps,
  * cosign annotations, subject), simple-signing payloads (digest rule, duplicate and case-variant
  * keys); the client's deadline and cancel flag against a local listener that never answers,
- * and registry credentials from a credential-provider plugin against a tiny Basic-auth server.
+ * registry credentials from a credential-provider plugin against a tiny Basic-auth server, and
+ * finding the manifest of a config digest through a tag against a tiny routing registry.
  * The rest of the network half is covered by tests/e2e/test_sigstore_registry.py.
  */
 #include <arpa/inet.h>
@@ -25,6 +26,7 @@
 #include <cmocka.h>
 
 #include "sigstore/oci.h"
+#include "sigstore/util.h"
 
 #define D64 "732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4"
 #define DIG "sha256:" D64
@@ -618,6 +620,200 @@ static void test_client_provider_credentials(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* ---- the manifest of a config digest, through a tag ---------------------------------------- */
+
+#define CFG_X     \
+	"sha256:" \
+	"1111111111111111111111111111111111111111111111111111111111111111"
+#define CFG_Y     \
+	"sha256:" \
+	"2222222222222222222222222222222222222222222222222222222222222222"
+#define MAX_ROUTES 8
+
+struct route {
+	char path[160];
+	char body[1024];
+};
+
+struct routes {
+	int lfd;
+	size_t n;
+	struct route r[MAX_ROUTES];
+};
+
+/* Serves GET <path> from the table (200), else 404, one request per connection, until shut. */
+static void *route_server(void *arg)
+{
+	struct routes *rt = arg;
+
+	for (;;) {
+		char req[8192], path[256] = "", resp[1400];
+		const char *body = NULL;
+		size_t n = 0;
+		int fd = accept(rt->lfd, NULL, NULL);
+
+		if (fd < 0)
+			break;
+		while (n < sizeof(req) - 1) {
+			ssize_t k = read(fd, req + n, sizeof(req) - 1 - n);
+
+			if (k <= 0)
+				break;
+			n += (size_t)k;
+			req[n] = '\0';
+			if (strstr(req, "\r\n\r\n"))
+				break;
+		}
+		req[n] = '\0';
+		if (sscanf(req, "GET %255s ", path) == 1)
+			for (size_t i = 0; i < rt->n && !body; i++)
+				if (!strcmp(rt->r[i].path, path))
+					body = rt->r[i].body;
+		if (body)
+			snprintf(resp, sizeof(resp),
+				 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+				 strlen(body), body);
+		else
+			snprintf(resp, sizeof(resp),
+				 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+				 "Connection: close\r\n\r\n");
+		if (write(fd, resp, strlen(resp)) < 0) {
+			close(fd);
+			break;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void sha256_of(const char *s, char out[SIGSTORE_OCI_DIGEST_LEN])
+{
+	unsigned char h[32];
+	char hex[65];
+
+	assert_int_equal(
+		sigstore_util_hash(SIGSTORE_HASH_SHA256, (const unsigned char *)s, strlen(s), h),
+		0);
+	sigstore_util_hex_encode(h, 32, hex);
+	snprintf(out, SIGSTORE_OCI_DIGEST_LEN, "sha256:%s", hex);
+}
+
+static const char *add_route(struct routes *rt, const char *path, const char *body)
+{
+	struct route *r = &rt->r[rt->n++];
+
+	assert_true(rt->n <= MAX_ROUTES);
+	snprintf(r->path, sizeof(r->path), "/v2/a/b/manifests/%s", path);
+	snprintf(r->body, sizeof(r->body), "%s", body);
+	return r->body;
+}
+
+static void image_manifest(char *buf, size_t size, const char *config)
+{
+	snprintf(
+		buf, size,
+		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+		"\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+		"\"digest\":\"%s\",\"size\":100},\"layers\":[]}",
+		config);
+}
+
+static void test_find_manifest_for_config(void **state)
+{
+	struct routes rt = {0};
+	struct sigstore_oci_client_opts o = {.timeout_ms = 5000, .insecure_http = true};
+	struct sigstore_oci_client *c = NULL;
+	char man_x[512], man_y[512], idx[1024], ref[128], err[256];
+	char d_x[SIGSTORE_OCI_DIGEST_LEN], d_y[SIGSTORE_OCI_DIGEST_LEN];
+	char got[SIGSTORE_OCI_DIGEST_LEN];
+	struct sigstore_oci_ref r;
+	pthread_t th;
+	int port;
+	static const struct {
+		const char *name, *tag;
+		int ret;
+		const char *want; /* "x": man_x's digest; else a substring of err */
+	} cases[] = {
+		{"the tag names the manifest of config X", "v1", 0, "x"},
+		{"the tag moved to another image", "moved", -ENOENT, "names manifest sha256:"},
+		{"an index: the child with config X", "multi", 0, "x"},
+		{"an index without it", "other-multi", -ENOENT,
+		 "none of its 1 image manifests fetched has config sha256:111111111111"},
+		{"a child that does not match its digest", "tampered", -EPROTO,
+		 "does not match its digest"},
+		{"no such tag", "gone", -ENOENT, "HTTP 404"},
+	};
+
+	rt.lfd = listener(&port);
+	image_manifest(man_x, sizeof(man_x), CFG_X);
+	image_manifest(man_y, sizeof(man_y), CFG_Y);
+	sha256_of(man_x, d_x);
+	sha256_of(man_y, d_y);
+	add_route(&rt, "v1", man_x);
+	add_route(&rt, "moved", man_y);
+	add_route(&rt, d_x, man_x);
+	add_route(&rt, d_y, man_y);
+	/* an attestation-like child of another type first (not fetched), then Y, then X */
+	snprintf(idx, sizeof(idx),
+		 "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+		 "\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+		 "\"digest\":\"%s\",\"size\":1},"
+		 "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+		 "\"size\":%zu},"
+		 "{\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+		 "\"digest\":\"%s\",\"size\":%zu}]}",
+		 CFG_Y, d_y, strlen(man_y), d_x, strlen(man_x));
+	add_route(&rt, "multi", idx);
+	snprintf(idx, sizeof(idx),
+		 "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+		 "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":1}]}",
+		 d_y);
+	add_route(&rt, "other-multi", idx);
+	/* names X's digest as a child, but the server sends Y's bytes under that digest */
+	snprintf(idx, sizeof(idx),
+		 "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+		 "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":1}]}",
+		 CFG_Y);
+	add_route(&rt, "tampered", idx);
+	assert_true(rt.n < MAX_ROUTES);
+	snprintf(rt.r[rt.n].path, sizeof(rt.r[rt.n].path), "/v2/a/b/manifests/%s", CFG_Y);
+	snprintf(rt.r[rt.n].body, sizeof(rt.r[rt.n].body), "%s", man_y);
+	rt.n++;
+	assert_int_equal(pthread_create(&th, NULL, route_server, &rt), 0);
+	assert_int_equal(sigstore_oci_client_new(&o, &c, err), 0);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret;
+
+		print_message("case: %s\n", cases[i].name);
+		snprintf(ref, sizeof(ref), "127.0.0.1:%d/a/b:%s", port, cases[i].tag);
+		assert_int_equal(sigstore_oci_ref_parse(ref, &r, err), 0);
+		ret = sigstore_oci_find_manifest_for_config(c, &r, CFG_X, got, err);
+		if (ret != cases[i].ret)
+			fail_msg("returned %d, want %d: %s", ret, cases[i].ret, err);
+		if (ret == 0) {
+			assert_string_equal(got, d_x);
+		} else {
+			assert_string_equal(got, "");
+			if (!strstr(err, cases[i].want))
+				fail_msg("err \"%s\" lacks \"%s\"", err, cases[i].want);
+		}
+	}
+	/* a digest-only reference, or a config that is no digest: refused before any request */
+	snprintf(ref, sizeof(ref), "127.0.0.1:%d/a/b@%s", port, CFG_X);
+	assert_int_equal(sigstore_oci_ref_parse(ref, &r, err), 0);
+	assert_int_equal(sigstore_oci_find_manifest_for_config(c, &r, CFG_X, got, err), -EINVAL);
+	snprintf(ref, sizeof(ref), "127.0.0.1:%d/a/b:v1", port);
+	assert_int_equal(sigstore_oci_ref_parse(ref, &r, err), 0);
+	assert_int_equal(sigstore_oci_find_manifest_for_config(c, &r, "sha256:12", got, err),
+			 -EINVAL);
+	sigstore_oci_client_free(c);
+	shutdown(rt.lfd, SHUT_RDWR);
+	close(rt.lfd);
+	pthread_join(th, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -635,6 +831,7 @@ int main(void)
 		cmocka_unit_test(test_client_deadline),
 		cmocka_unit_test(test_client_cancel),
 		cmocka_unit_test(test_client_provider_credentials),
+		cmocka_unit_test(test_find_manifest_for_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
