@@ -117,6 +117,36 @@ static int only_keys(const json_t *obj, const char *const *allowed, const char *
 	return 0;
 }
 
+/* A JSON object of at most max bytes whose members are all in keys (NULL-terminated). */
+static int load_object(const char *text, size_t len, size_t max, const char *const *keys,
+		       const char *what, json_t **out, char err[256])
+{
+	json_t *root = NULL;
+	int ret;
+
+	*out = NULL;
+	if (len > max) {
+		snprintf(err, 256, "%s: larger than %zu bytes", what, max);
+		return -EPROTO;
+	}
+	ret = sigstore_util_json_parse(text, len, SIGSTORE_COSIGN_MAX_DEPTH, what, &root, err);
+	if (ret)
+		goto out;
+	if (!json_is_object(root)) {
+		snprintf(err, 256, "%s: not a JSON object", what);
+		ret = -EPROTO;
+		goto out;
+	}
+	ret = only_keys(root, keys, what, err);
+	if (ret)
+		goto out;
+	*out = root;
+	root = NULL;
+out:
+	json_decref(root);
+	return ret;
+}
+
 /* A required base64 string member, decoded to 1..max bytes; caller frees *out. */
 static int b64_member(const json_t *obj, const char *key, const char *what, size_t max,
 		      unsigned char **out, size_t *len, char err[256])
@@ -199,20 +229,8 @@ static int parse_rekor_bundle(const char *text, struct sigstore_tlog_entry *t, c
 	char w[96];
 	int ret;
 
-	if (strlen(text) > SIGSTORE_COSIGN_MAX_BUNDLE) {
-		snprintf(err, 256, "%s: longer than %u bytes", what, SIGSTORE_COSIGN_MAX_BUNDLE);
-		return -EPROTO;
-	}
-	ret = sigstore_util_json_parse(text, strlen(text), SIGSTORE_COSIGN_MAX_DEPTH, what, &root,
-				       err);
-	if (ret)
-		goto out;
-	ret = -EPROTO;
-	if (!json_is_object(root)) {
-		snprintf(err, 256, "%s: not a JSON object", what);
-		goto out;
-	}
-	ret = only_keys(root, top_keys, what, err);
+	ret = load_object(text, strlen(text), SIGSTORE_COSIGN_MAX_BUNDLE, top_keys, what, &root,
+			  err);
 	if (ret)
 		goto out;
 	if (!json_object_get(root, "SignedEntryTimestamp")) {
@@ -264,20 +282,8 @@ static int parse_envelope(const struct sigstore_oci_sig *s, struct sigstore_bund
 	json_t *root = NULL;
 	int ret;
 
-	if (s->data_len > SIGSTORE_COSIGN_MAX_ENVELOPE) {
-		snprintf(err, 256, "%s: larger than %u bytes", what, SIGSTORE_COSIGN_MAX_ENVELOPE);
-		return -EPROTO;
-	}
-	ret = sigstore_util_json_parse(s->data, s->data_len, SIGSTORE_COSIGN_MAX_DEPTH, what, &root,
-				       err);
-	if (ret)
-		goto out;
-	ret = -EPROTO;
-	if (!json_is_object(root)) {
-		snprintf(err, 256, "%s: not a JSON object", what);
-		goto out;
-	}
-	ret = only_keys(root, env_keys, what, err);
+	ret = load_object(s->data, s->data_len, SIGSTORE_COSIGN_MAX_ENVELOPE, env_keys, what, &root,
+			  err);
 	if (ret)
 		goto out;
 	ret = -EPROTO;
