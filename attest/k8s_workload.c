@@ -92,6 +92,20 @@ static int container_from_runtime(struct k8s_workload_req *r, const struct k8s_p
 			 r->cg.pod_uid, rc.container_name);
 		return -ENOENT;
 	}
+	/* A status found by name describes another container (the previous instance after a
+	 * restart, or none yet): its image and imageID are not this container's, so only the
+	 * spec speaks for it. Otherwise a new container could inherit the verified image of
+	 * the one before it. */
+	if (ref->status &&
+	    (!ref->status->container_id || strcmp(ref->status->container_id, r->cg.container_id)))
+		ref->status = NULL;
+	if (!ref->spec && !ref->status) {
+		snprintf(err, K8S_WORKLOAD_ERR_MAX,
+			 "kubernetes: pod %s has no spec for container \"%s\" and its status is "
+			 "another container's",
+			 r->cg.pod_uid, rc.container_name);
+		return -ENOENT;
+	}
 	return 0;
 }
 

@@ -109,13 +109,20 @@ static int check_predicate(const struct sigstore_bundle *b, char err[256])
 	return ret;
 }
 
+/* What a verified item says about the image. */
+enum item_role {
+	ITEM_SIGNATURE,	 /* a message signature, a legacy .sig, or a cosign sign statement */
+	ITEM_PROVENANCE, /* a SLSA provenance statement */
+	ITEM_OTHER,	 /* another attestation (SBOM, scan result...): not a signature */
+};
+
 /*
- * One item: 0 verified under the policy (res filled, *provenance set), -EACCES verified but
- * not from an allowed identity, another errno when it does not verify; err says why.
+ * One item: 0 verified under the policy (res filled, *role set), -EACCES verified but not
+ * from an allowed identity, another errno when it does not verify; err says why.
  */
 static int verify_item(const struct sigstore_oci_sig *s, const char *digest,
 		       const unsigned char digest_bin[32], const struct sigstore_image_opts *o,
-		       struct sigstore_verify_result *res, bool *provenance, char err[256])
+		       struct sigstore_verify_result *res, enum item_role *role, char err[256])
 {
 	struct sigstore_bundle *b = NULL;
 	struct sigstore_verify_opts vo = {
@@ -129,7 +136,7 @@ static int verify_item(const struct sigstore_oci_sig *s, const char *digest,
 	};
 	int ret;
 
-	*provenance = false;
+	*role = ITEM_SIGNATURE;
 	if (s->kind == SIGSTORE_OCI_SIG_BUNDLE) {
 		ret = sigstore_bundle_parse(s->data, s->data_len, &b, err);
 	} else {
@@ -155,7 +162,12 @@ static int verify_item(const struct sigstore_oci_sig *s, const char *digest,
 			sigstore_verify_result_clear(res);
 			goto out;
 		}
-		*provenance = true;
+		*role = ITEM_PROVENANCE;
+	} else if (b->is_dsse &&
+		   (!res->predicate_type || strcmp(res->predicate_type, SIGSTORE_COSIGN_SIGN_V1))) {
+		/* Whoever may sign may also attest other things (a scanner's findings, an SBOM):
+		 * those statements say nothing about who vouches for the image. */
+		*role = ITEM_OTHER;
 	}
 out:
 	sigstore_bundle_free(b);
@@ -194,7 +206,8 @@ int sigstore_image_verify_sigs(const struct sigstore_oci_sigs *sigs, const char 
 {
 	char first_err[256] = "", mismatch_err[256] = "", err[256];
 	unsigned char digest_bin[32];
-	size_t n_sig = 0, n_prov = 0;
+	size_t n_sig = 0, n_prov = 0, n_other = 0;
+	char other_type[128] = "";
 	int first_ret = 0, ret;
 
 	memset(out, 0, sizeof(*out));
@@ -213,10 +226,10 @@ int sigstore_image_verify_sigs(const struct sigstore_oci_sigs *sigs, const char 
 		return finish(out, SIGSTORE_IMAGE_NOT_SIGNED, digest, "no signatures found");
 	for (size_t i = 0; i < sigs->n; i++) {
 		struct sigstore_verify_result res = {0};
-		bool provenance;
+		enum item_role role;
 
 		err[0] = '\0';
-		ret = verify_item(&sigs->v[i], digest, digest_bin, o, &res, &provenance, err);
+		ret = verify_item(&sigs->v[i], digest, digest_bin, o, &res, &role, err);
 		if (ret == -ENOMEM) {
 			sigstore_verify_result_clear(&res);
 			sigstore_image_verification_clear(out);
@@ -235,14 +248,20 @@ int sigstore_image_verify_sigs(const struct sigstore_oci_sigs *sigs, const char 
 					 item_name(sigs->v[i].kind), i, err);
 			}
 		} else {
-			out->n_verified++;
-			if (provenance) {
+			if (role == ITEM_PROVENANCE) {
 				if (n_prov++ == 0) {
 					out->provenance_type = res.predicate_type;
 					res.predicate_type = NULL;
 				}
-			} else if (n_sig++ == 0) {
-				take_signature(out, &res);
+			} else if (role == ITEM_OTHER) {
+				if (n_other++ == 0)
+					snprintf(other_type, sizeof(other_type), "%.120s",
+						 res.predicate_type ? res.predicate_type
+								    : "(none)");
+			} else {
+				out->n_verified++;
+				if (n_sig++ == 0)
+					take_signature(out, &res);
 			}
 		}
 		sigstore_verify_result_clear(&res);
@@ -261,9 +280,11 @@ int sigstore_image_verify_sigs(const struct sigstore_oci_sigs *sigs, const char 
 	if (mismatch_err[0])
 		return finish(out, SIGSTORE_IMAGE_IDENTITY_MISMATCH, digest,
 			      "no signature from an allowed identity: %s", mismatch_err);
-	if (n_prov)
+	if (n_prov || n_other)
 		return finish(out, SIGSTORE_IMAGE_ERROR, digest,
-			      "only SLSA provenance verified, no image signature");
+			      "no image signature: only attestations verified (%s%s%s)",
+			      n_prov ? "SLSA provenance" : "", n_prov && n_other ? ", " : "",
+			      n_other ? other_type : "");
 	return finish(out, SIGSTORE_IMAGE_ERROR, digest, "%s", first_err);
 }
 

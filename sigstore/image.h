@@ -19,6 +19,8 @@
 
 #define SIGSTORE_SLSA_PROVENANCE_V02 "https://slsa.dev/provenance/v0.2"
 #define SIGSTORE_SLSA_PROVENANCE_V1  "https://slsa.dev/provenance/v1"
+/* The statement cosign (v3) signs an image with; other DSSE predicates are attestations only. */
+#define SIGSTORE_COSIGN_SIGN_V1 "https://sigstore.dev/cosign/sign/v1"
 
 /* The outcome, as the metrics' `result` label names it. */
 enum sigstore_image_result {

@@ -1070,6 +1070,22 @@ out:
 
 /* ---- collecting signatures ---------------------------------------------------------------- */
 
+/*
+ * True (and noted as skipped) once SIGSTORE_OCI_MAX_SIGS are collected: cosign appends a layer
+ * to .sig at every re-signing, so a long-lived image may carry more; the first ones are tried
+ * and the rest are not fetched, rather than failing the image.
+ */
+static bool sigs_full(struct sigstore_oci_sigs *out, const char *where)
+{
+	if (out->n < SIGSTORE_OCI_MAX_SIGS)
+		return false;
+	out->n_skipped++;
+	snprintf(out->skip_reason, sizeof(out->skip_reason),
+		 "%.100s: more than %d signatures; the rest were not fetched", where,
+		 SIGSTORE_OCI_MAX_SIGS);
+	return true;
+}
+
 static int add_sig(struct sigstore_oci_sigs *out, enum sigstore_oci_sig_kind kind, struct resp *r,
 		   struct sigstore_oci_desc *layer, char err[256])
 {
@@ -1122,6 +1138,8 @@ static int collect_referrer(struct sigstore_oci_client *c, const struct sigstore
 	for (size_t i = 0; i < m.n_items; i++) {
 		if (strncmp(m.items[i].media_type, "application/vnd.dev.sigstore.bundle", 35))
 			continue;
+		if (sigs_full(out, mdigest))
+			break;
 		if ((ret = get_blob(c, ref, &m.items[i], &r, err)) ||
 		    (ret = add_sig(out, SIGSTORE_OCI_SIG_BUNDLE, &r, &m.items[i], err)))
 			goto out;
@@ -1202,6 +1220,8 @@ static int collect_legacy(struct sigstore_oci_client *c, const struct sigstore_o
 		goto out;
 	}
 	for (size_t i = 0; i < m.n_items; i++) {
+		if (sigs_full(out, tag))
+			break;
 		if ((ret = get_blob(c, ref, &m.items[i], &r, err)))
 			goto out;
 		if (kind == SIGSTORE_OCI_SIG_LEGACY &&

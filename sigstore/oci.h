@@ -159,7 +159,7 @@ struct sigstore_oci_sigs {
 	struct sigstore_oci_sig *v;
 	size_t n;
 	size_t total;	       /* sum of data_len */
-	size_t n_skipped;      /* legacy layers dropped (payload names another digest...) */
+	size_t n_skipped;      /* layers dropped (payload names another digest; over MAX_SIGS) */
 	char skip_reason[256]; /* the last such reason */
 	bool referrers_api;    /* the registry answered the referrers API */
 };

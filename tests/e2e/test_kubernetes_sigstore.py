@@ -327,6 +327,34 @@ def test_tag_only_image_resolved(attestd, kubelet, containers, rt_dirs, sig_env)
     assert s["cache_entries"] == 1, s
 
 
+def test_restarted_container_does_not_inherit_the_old_image(attestd, kubelet, containers,
+                                                           rt_dirs, sig_env):
+    """After a restart the kubelet may still report the previous container (its ID and the
+    signed imageID) while the new one already runs, e.g. during a postStart hook; the pod's
+    image may have been changed meanwhile. The new container is named by the runtime, but the
+    status of the old one says nothing about it: its image is verified from the spec's name."""
+    env = sig_env
+    signed, unsigned = env["signed"], env["unsigned"]
+    uid = ce.new_pod_uid()
+    old_cid, new_cid = os.urandom(32).hex(), os.urandom(32).hex()
+    pod = make_pod(uid, "restarted-1", [status("web", unsigned.ref, repo_digest(signed),
+                                               old_cid)])
+    k = kubelet(["--http"])
+    k.post_pods(pod_list(pod))
+    d = attestd(extra_yaml=config(k.port, env, rt_dirs, containers.env.state))
+    c = run_workload(containers, unsigned, d, uid, pod, new_cid)
+    rec = d.wait_pid(c.pid)[0]
+    check_unsigned(rec)
+    assert "k8s:container-name:web" in rec["selectors"], rec["selectors"]
+    # (k8s:pod-image lists the pod's statuses as SPIRE does; the container's own are clean)
+    assert not [x for x in rec["selectors"]
+                if signed.digest in x and not x.startswith("k8s:pod-image:")], rec["selectors"]
+    assert "k8s:container-image:" + unsigned.ref in rec["selectors"], rec["selectors"]
+    wait_warning(d, unsigned.ref)
+    s = sigstore_status(d)
+    assert s["attestd_sigstore_image_verification_total"]["verified"] == 0, s
+
+
 def test_skip_images(attestd, kubelet, containers, rt_dirs, sig_env):
     env = sig_env
     img = env["unsigned"]

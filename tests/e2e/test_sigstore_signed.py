@@ -543,6 +543,17 @@ def test_sig_manifest_over_layer_cap(image, signer):
     assert "more than 1000 layers" in out["reason"], dump(out)
 
 
+def test_signatures_over_the_cap_are_skipped(image, signer):
+    """cosign appends a .sig layer at every re-signing: 70 of them (over the 64 collected) are
+    not an error; the first 64 are tried and the rest are not fetched."""
+    reg, repo, digest, size = image
+    attach_layers(reg, repo, digest, "sig", [signer.sign(digest, "legacy")] * 70)
+    out = verify_image(reg, signer, "%s/%s@%s" % (reg.host, repo, digest),
+                       extra=["--skip-provenance"])
+    assert out["result"] == "verified", dump(out)
+    assert out["n_found"] == 64 and out["n_verified"] == 64, dump(out)
+
+
 # ---- registry failures, through a front server -----------------------------------------------
 
 class FailingFront(TLSServer):
