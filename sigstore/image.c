@@ -91,6 +91,12 @@ static bool is_slsa(const char *predicate_type)
 				  !strcmp(predicate_type, SIGSTORE_SLSA_PROVENANCE_V1));
 }
 
+static bool is_signature_predicate(const char *predicate_type)
+{
+	return predicate_type && (!strcmp(predicate_type, SIGSTORE_COSIGN_SIGN_V1) ||
+				  !strcmp(predicate_type, SIGSTORE_COSIGN_ATTESTATION_V1));
+}
+
 /* The verified statement's predicate is a JSON object. */
 static int check_predicate(const struct sigstore_bundle *b, char err[256])
 {
@@ -163,8 +169,7 @@ static int verify_item(const struct sigstore_oci_sig *s, const char *digest,
 			goto out;
 		}
 		*role = ITEM_PROVENANCE;
-	} else if (b->is_dsse &&
-		   (!res->predicate_type || strcmp(res->predicate_type, SIGSTORE_COSIGN_SIGN_V1))) {
+	} else if (b->is_dsse && !is_signature_predicate(res->predicate_type)) {
 		/* Whoever may sign may also attest other things (a scanner's findings, an SBOM):
 		 * those statements say nothing about who vouches for the image. */
 		*role = ITEM_OTHER;

@@ -19,8 +19,13 @@
 
 #define SIGSTORE_SLSA_PROVENANCE_V02 "https://slsa.dev/provenance/v0.2"
 #define SIGSTORE_SLSA_PROVENANCE_V1  "https://slsa.dev/provenance/v1"
-/* The statement cosign (v3) signs an image with; other DSSE predicates are attestations only. */
-#define SIGSTORE_COSIGN_SIGN_V1 "https://sigstore.dev/cosign/sign/v1"
+/*
+ * DSSE statements that vouch for the image: cosign v3's signature statement, and the generic
+ * predicate `cosign attest` writes without --type. Typed attestations (SBOMs, scan results,
+ * SLSA provenance...) are statements about an image, not a signature of it.
+ */
+#define SIGSTORE_COSIGN_SIGN_V1	       "https://sigstore.dev/cosign/sign/v1"
+#define SIGSTORE_COSIGN_ATTESTATION_V1 "https://cosign.sigstore.dev/attestation/v1"
 
 /* The outcome, as the metrics' `result` label names it. */
 enum sigstore_image_result {

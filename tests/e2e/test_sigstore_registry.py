@@ -78,6 +78,27 @@ def signed_image(registry):
     return registry, repo
 
 
+@pytest.mark.parametrize("allow,result", [
+    (ISSUER + "=" + IDENTITY, "verified"),
+    (ISSUER + "=*@soyland.com", "verified"),
+    (ISSUER + "=alice@soyland.com", "identity_mismatch"),
+    ("https://accounts.google.com=" + IDENTITY, "identity_mismatch"),
+])
+def test_image_verified_against_public_good(signed_image, allow, result):
+    """The image as a whole (sigstore/image.h): the public-good attestation names cody@soyland.com
+    from GitHub's OAuth issuer; any other identity policy rejects it."""
+    reg, repo = signed_image
+    rc, out = oci_fetch(["--verify-image", "--ca", reg.ca, "--trusted-root", TRUSTED_ROOT,
+                         "--allow", allow, "--skip-provenance",
+                         "%s/%s@%s" % (reg.host, repo, IMAGE_DIGEST)])
+    assert rc == 0 and out["result"] == result, out
+    if result == "verified":
+        assert (out["subject"], out["issuer"]) == (IDENTITY, ISSUER), out
+        assert out["digest"] == IMAGE_DIGEST and out["n_verified"] == 1, out
+    else:
+        assert out["subject"] is None, out
+
+
 def test_referrer_bundle_verifies_by_digest(signed_image):
     reg, repo = signed_image
     rc, out = fetch(reg, "%s/%s@%s" % (reg.host, repo, IMAGE_DIGEST))

@@ -513,6 +513,25 @@ def test_provenance_alone_is_not_a_signature(image, signer):
     assert out["result"] != "verified" and out["provenance_verified"] is True, dump(out)
 
 
+@pytest.mark.parametrize("how", ["referrer", "att"])
+def test_typed_attestation_is_not_a_signature(image, signer, how):
+    """A vulnerability-scan attestation by an allowed identity (whoever may sign may also attest
+    findings about images it never vouched for) does not make the image signed."""
+    reg, repo, digest, size = image
+    vuln = "https://cosign.sigstore.dev/attestation/vuln/v1"
+    if how == "referrer":
+        attach_referrer_bundle(reg, repo, digest, size,
+                               signer.sign(digest, "bundle", predicate_type=vuln))
+    else:
+        attach_layers(reg, repo, digest, "att", [signer.sign(digest, "att", predicate_type=vuln)])
+    out = verify_image(reg, signer, "%s/%s@%s" % (reg.host, repo, digest),
+                       extra=["--skip-provenance"])
+    assert out["result"] == "error", dump(out)
+    assert "no image signature: only attestations verified (%s)" % vuln in out["reason"], \
+        dump(out)
+    assert out["subject"] is None and out["n_verified"] == 0, dump(out)
+
+
 def test_provenance_from_other_identity_is_not_enough(image, signer):
     reg, repo, digest, size = image
     attach_referrer_bundle(reg, repo, digest, size, signer.sign(digest, "bundle"))

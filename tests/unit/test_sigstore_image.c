@@ -127,12 +127,9 @@ static void test_result_names(void **state)
 	assert_string_equal(sigstore_image_result_name(SIGSTORE_IMAGE_RESULT_COUNT), "error");
 }
 
-/*
- * The public-good fixture is a cosign attestation (predicate cosign.sigstore.dev/attestation/v1)
- * by an allowed identity: as a referrer bundle and as an .att layer it verifies, but whoever
- * may sign may also attest other things (scan results, SBOMs), so it is not an image signature.
- */
-static void test_attestation_is_not_a_signature(void **state)
+/* The referrer bundle and the same statement as an .att layer both verify the image: cosign's
+ * generic attestation predicate vouches for it (SIGSTORE_COSIGN_ATTESTATION_V1). */
+static void test_verified(void **state)
 {
 	struct fx *f = *state;
 	struct sigstore_image_opts o = {.policy = f->policy, .skip_provenance = true};
@@ -147,15 +144,22 @@ static void test_attestation_is_not_a_signature(void **state)
 			add_bundle(&sigs, f->bundle);
 		else
 			add_layer(&sigs, f->bundle, NULL, 0);
-		assert_int_equal(sigstore_image_verify_sigs(&sigs, DIGEST, &o, &v), -EBADMSG);
-		assert_int_equal(v.result, SIGSTORE_IMAGE_ERROR);
-		assert_null(v.subject);
-		assert_null(v.signature_b64);
+		assert_int_equal(sigstore_image_verify_sigs(&sigs, DIGEST, &o, &v), 0);
+		assert_int_equal(v.result, SIGSTORE_IMAGE_VERIFIED);
+		assert_string_equal(v.subject, SUBJECT);
+		assert_string_equal(v.issuer, ISSUER);
+		assert_non_null(v.signature_b64);
+		assert_non_null(v.set_b64);
+		assert_int_equal(v.log_index, 175508996);
+		assert_int_equal(v.integrated_time, 1740770291);
+		assert_string_equal(
+			v.log_id_hex,
+			"c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d");
 		assert_int_equal(v.n_found, 1);
-		assert_int_equal(v.n_verified, 0);
+		assert_int_equal(v.n_verified, 1);
+		assert_false(v.provenance_verified);
+		assert_null(v.provenance_type);
 		assert_has(v.reason, DIGEST);
-		assert_has(v.reason, "no image signature: only attestations verified "
-				     "(https://cosign.sigstore.dev/attestation/v1)");
 		print_message("  %s: %s\n", kind ? ".att layer" : "referrer", v.reason);
 		sigstore_image_verification_clear(&v);
 		sigstore_oci_sigs_clear(&sigs);
@@ -173,8 +177,8 @@ static void test_outcomes(void **state)
 		enum sigstore_image_result result;
 		const char *reason;
 	} rows[] = {
-		{"an attestation only", false, false, false, DIGEST, 1, -EBADMSG,
-		 SIGSTORE_IMAGE_ERROR, "no image signature: only attestations verified"},
+		{"provenance required", false, false, false, DIGEST, 1, -EBADMSG,
+		 SIGSTORE_IMAGE_ERROR, "no SLSA provenance from an allowed identity"},
 		{"another identity", true, false, true, DIGEST, 1, -EACCES,
 		 SIGSTORE_IMAGE_IDENTITY_MISMATCH, "no signature from an allowed identity"},
 		{"no signatures", true, false, false, DIGEST, 0, -ENOENT, SIGSTORE_IMAGE_NOT_SIGNED,
@@ -186,8 +190,8 @@ static void test_outcomes(void **state)
 		 -EBADMSG, SIGSTORE_IMAGE_ERROR, "no subject has the artifact's sha256 digest"},
 		{"not a digest", true, false, false, "sha256:abc", 1, -EBADMSG,
 		 SIGSTORE_IMAGE_ERROR, "not an image digest"},
-		{"two copies", true, false, false, DIGEST, 2, -EBADMSG, SIGSTORE_IMAGE_ERROR,
-		 "no image signature: only attestations verified"},
+		{"two copies", true, false, false, DIGEST, 2, 0, SIGSTORE_IMAGE_VERIFIED,
+		 "2 of 2 verified"},
 	};
 	struct fx *f = *state;
 	struct sigstore_identity_policy *other = ct_policy(ISSUER, "alice@*");
@@ -227,8 +231,7 @@ static void test_outcomes(void **state)
 }
 
 /* Every item is tried: a tampered bundle and a .sig layer for another payload fail, the
- * good .att layer after them verifies (as an attestation, not a signature); alone, the first
- * failure is the reason. */
+ * good .att layer after them verifies; alone, the first failure is the reason. */
 static void test_mixed_items(void **state)
 {
 	struct fx *f = *state;
@@ -267,10 +270,10 @@ static void test_mixed_items(void **state)
 	sigstore_image_verification_clear(&v);
 
 	add_layer(&sigs, f->bundle, NULL, 0);
-	assert_int_equal(sigstore_image_verify_sigs(&sigs, DIGEST, &o, &v), -EBADMSG);
+	assert_int_equal(sigstore_image_verify_sigs(&sigs, DIGEST, &o, &v), 0);
 	assert_int_equal(v.n_found, 3);
-	assert_int_equal(v.n_verified, 0);
-	assert_has(v.reason, "only attestations verified");
+	assert_int_equal(v.n_verified, 1);
+	assert_string_equal(v.subject, SUBJECT);
 	sigstore_image_verification_clear(&v);
 
 	/* the .sig layer alone: its payload is checked against the digest */
@@ -400,7 +403,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_result_names),
-		cmocka_unit_test(test_attestation_is_not_a_signature),
+		cmocka_unit_test(test_verified),
 		cmocka_unit_test(test_outcomes),
 		cmocka_unit_test(test_mixed_items),
 		cmocka_unit_test(test_provenance),
