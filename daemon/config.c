@@ -66,6 +66,7 @@ static const char defaults_yaml[] =
 	"      skip_provenance: false\n"
 	"      skip_transparency_log: false\n"
 	"      enforce_sct: true\n"
+	"      resolve_tags: true\n"
 	"      skip_images: []\n"
 	"      timeout: 30s\n"
 	"      # registry: docker_config, ca_file, credential_provider_config and _bin_dir\n"
@@ -122,6 +123,7 @@ static void defaults_base(struct config *out)
 	snprintf(out->k8s_sigstore.rekor_url, sizeof(out->k8s_sigstore.rekor_url), "%s",
 		 CONFIG_SIGSTORE_DEFAULT_REKOR);
 	out->k8s_sigstore.enforce_sct = true;
+	out->k8s_sigstore.resolve_tags = true;
 	out->k8s_sigstore.timeout_ms = CONFIG_SIGSTORE_DEFAULT_TIMEOUT_MS;
 }
 
@@ -311,6 +313,7 @@ static const struct cfg_key sigstore_keys[] = {
 	{"skip_provenance", CFG_BOOL, SFIELD(skip_provenance), 0, 0, NULL, 0},
 	{"skip_transparency_log", CFG_BOOL, SFIELD(skip_transparency_log), 0, 0, NULL, 0},
 	{"enforce_sct", CFG_BOOL, SFIELD(enforce_sct), 0, 0, NULL, 0},
+	{"resolve_tags", CFG_BOOL, SFIELD(resolve_tags), 0, 0, NULL, 0},
 	{"skip_images", CFG_STRING_LIST, SFIELD(skip_images), 0, CONFIG_SIGSTORE_MAX_SKIP, NULL,
 	 offsetof(struct config, k8s_sigstore.n_skip_images)},
 	{"timeout", CFG_DURATION_MS, SFIELD(timeout_ms), CONFIG_SIGSTORE_TIMEOUT_MIN_MS,
@@ -1582,7 +1585,7 @@ bool config_sigstore_differs(const struct config_sigstore *a, const struct confi
 	       strcmp(a->rekor_url, b->rekor_url) != 0 ||
 	       a->skip_provenance != b->skip_provenance ||
 	       a->skip_transparency_log != b->skip_transparency_log ||
-	       a->enforce_sct != b->enforce_sct ||
+	       a->enforce_sct != b->enforce_sct || a->resolve_tags != b->resolve_tags ||
 	       str_lists_differ(a->skip_images, a->n_skip_images, b->skip_images,
 				b->n_skip_images) ||
 	       a->timeout_ms != b->timeout_ms || strcmp(a->docker_config, b->docker_config) != 0 ||

@@ -77,6 +77,7 @@ struct config_sigstore {
 	bool skip_provenance;			 /* skip_provenance: false */
 	bool skip_transparency_log;		 /* skip_transparency_log: false */
 	bool enforce_sct;			 /* enforce_sct: true */
+	bool resolve_tags;			 /* resolve_tags: true */
 	char **skip_images;			 /* skip_images: [] (owned) */
 	size_t n_skip_images;
 	uint64_t timeout_ms;				  /* timeout: 30s, per image */

@@ -31,7 +31,7 @@ struct gen {
 	struct sigstore_trust_root *trust_root;
 	struct sigstore_identity_policy *policy;
 	char rekor_url[CONFIG_SIGSTORE_URL_MAX];
-	bool skip_provenance, skip_transparency_log, enforce_sct;
+	bool skip_provenance, skip_transparency_log, enforce_sct, resolve_tags;
 	char (*skip_images)[IMAGE_SIGS_DIGEST_LEN];
 	size_t n_skip_images;
 	uint64_t timeout_ms;
@@ -539,6 +539,7 @@ int image_sigs_configure(struct image_sigs *s, struct config_sigstore *cfg,
 	g->skip_provenance = cfg->skip_provenance;
 	g->skip_transparency_log = cfg->skip_transparency_log;
 	g->enforce_sct = cfg->enforce_sct;
+	g->resolve_tags = cfg->resolve_tags;
 	g->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : CONFIG_SIGSTORE_DEFAULT_TIMEOUT_MS;
 	snprintf(g->docker_config, sizeof(g->docker_config), "%s", cfg->docker_config);
 	snprintf(g->ca_file, sizeof(g->ca_file), "%s", cfg->ca_file);
@@ -561,8 +562,9 @@ int image_sigs_configure(struct image_sigs *s, struct config_sigstore *cfg,
 	}
 	log_info(s->log, "sigstore: image signature verification on", "trusted_root",
 		 g->trusted_root_source, "rekor_url", g->rekor_url, "skip_provenance",
-		 g->skip_provenance, "enforce_sct", g->enforce_sct, "skip_images",
-		 (unsigned long)g->n_skip_images, "timeout_ms", (unsigned long long)g->timeout_ms);
+		 g->skip_provenance, "enforce_sct", g->enforce_sct, "resolve_tags", g->resolve_tags,
+		 "skip_images", (unsigned long)g->n_skip_images, "timeout_ms",
+		 (unsigned long long)g->timeout_ms);
 	if (g->skip_transparency_log)
 		log_warn(s->log, "sigstore: skip_transparency_log is true: keyless (Fulcio) "
 				 "signatures need the log's time and will fail to verify");
@@ -632,6 +634,19 @@ int image_sigs_verify_with_tag(struct image_sigs *s, const char *image_ref,
 	if (gen_skips(s->gen, digest)) {
 		snprintf(reason, sizeof(reason), "image %.200s: in skip_images", image_ref);
 		verdict_fill(&verdict, SIGSTORE_IMAGE_VERIFIED, NULL, true, reason);
+		cb(arg, &verdict);
+		return 0;
+	}
+	if (!digest[0] && !s->gen->resolve_tags) {
+		/* Without a digest for this container, the registry's word for the tag would be
+		 * trusted: refused on request (a registry may answer attestd and the runtime with
+		 * different manifests). */
+		snprintf(reason, sizeof(reason),
+			 "image %.200s: no digest known for this container, and resolve_tags is "
+			 "false",
+			 image_ref);
+		record(s, SIGSTORE_IMAGE_ERROR, 0);
+		verdict_fill(&verdict, SIGSTORE_IMAGE_ERROR, NULL, false, reason);
 		cb(arg, &verdict);
 		return 0;
 	}

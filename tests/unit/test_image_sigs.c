@@ -189,6 +189,7 @@ static void sigstore_cfg(struct config_sigstore *c, bool enabled)
 		 CONFIG_SIGSTORE_BUILTIN_ROOT);
 	c->timeout_ms = 5000;
 	c->enforce_sct = false;
+	c->resolve_tags = true;
 	c->skip_images = calloc(1, sizeof(char *));
 	assert_non_null(c->skip_images);
 	c->skip_images[0] = strdup(DIGEST_SKIP);
@@ -448,6 +449,31 @@ static void test_tag_unreachable_registry(void **state)
 		status_int(e, "attestd_sigstore_image_verification_total", "network_error"), 1);
 }
 
+/* resolve_tags: false refuses a tag-only reference at once (counted as an error); digests and
+ * the config-digest fallback, whose proof is the digest, are unaffected. */
+static void test_resolve_tags_off(void **state)
+{
+	struct env *e = *state;
+	struct config_sigstore c;
+	char err[IMAGE_SIGS_ERR_MAX];
+
+	sigstore_cfg(&c, true);
+	c.resolve_tags = false;
+	assert_int_equal(image_sigs_configure(e->s, &c, err), 0);
+	sigstore_cfg_free(&c);
+	assert_int_equal(image_sigs_verify(e->s, "127.0.0.1:1/app:v1", on_result, e, NULL), 0);
+	assert_int_equal(e->n, 1); /* synchronously */
+	assert_false(e->got[0].verified);
+	assert_string_equal(e->got[0].result, "error");
+	if (!strstr(e->got[0].reason, "resolve_tags is false"))
+		fail_msg("reason: %s", e->got[0].reason);
+	assert_int_equal(atomic_load(&fake_calls), 0);
+	assert_int_equal(status_int(e, "attestd_sigstore_image_verification_total", "error"), 1);
+	assert_int_equal(image_sigs_verify(e->s, REF(DIGEST_SKIP), on_result, e, NULL), 0);
+	assert_int_equal(e->n, 2);
+	assert_true(e->got[1].skipped);
+}
+
 /*
  * A bare config digest (containerd's imageID of an imported image) with no signatures: the tag
  * is resolved, and its manifest is verified because its config is that digest; the result is
@@ -587,6 +613,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reload_cancels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_skip_images, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tag_unreachable_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_tags_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_digest_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_digest_fallback_refused, setup,
 						teardown),
