@@ -656,6 +656,7 @@ static int http_get(struct sigstore_oci_client *c, const char *url, const char *
 	char line[OCI_MAX_TOKEN + 64];
 	long timeout = c->timeout_ms;
 	CURLcode rc;
+	bool by_deadline = false; /* the request's timeout is the time left to the deadline */
 	int ret = -EIO;
 
 	if (c->cancel && atomic_load(c->cancel)) {
@@ -671,8 +672,10 @@ static int http_get(struct sigstore_oci_client *c, const char *url, const char *
 			ret = -ETIMEDOUT;
 			goto out;
 		}
-		if (c->deadline_ms - now < (uint64_t)timeout)
+		if (c->deadline_ms - now < (uint64_t)timeout) {
 			timeout = (long)(c->deadline_ms - now);
+			by_deadline = true;
+		}
 	}
 	curl_easy_reset(c->curl);
 	if (accept) {
@@ -729,7 +732,8 @@ static int http_get(struct sigstore_oci_client *c, const char *url, const char *
 		goto out;
 	}
 	if (rc == CURLE_OPERATION_TIMEDOUT) {
-		if (c->deadline_ms && now_ms() >= c->deadline_ms)
+		/* curl's clock may fire a little before ours reaches the deadline */
+		if (by_deadline || (c->deadline_ms && now_ms() >= c->deadline_ms))
 			snprintf(err, 256, "GET %.180s: deadline reached", url);
 		else
 			snprintf(err, 256, "GET %.180s: timed out", url);
