@@ -518,29 +518,36 @@ static void test_client_cancel(void **state)
  * Answers up to 4 requests on fd: 200 with a small manifest when the request carries
  * Authorization: Basic dTE6cDE= (u1:p1), else 401 with a Basic challenge.
  */
+/* Reads one request's head (through the blank line) into req, NUL-terminated. */
+static void read_request(int fd, char *req, size_t size)
+{
+	size_t n = 0;
+
+	while (n < size - 1) {
+		ssize_t k = read(fd, req + n, size - 1 - n);
+
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+		req[n] = '\0';
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	req[n] = '\0';
+}
+
 static void *basic_server(void *arg)
 {
 	int lfd = *(int *)arg;
 
 	for (int i = 0; i < 4; i++) {
 		char req[8192], resp[512];
-		size_t n = 0;
 		int fd = accept(lfd, NULL, NULL);
 		const char *body = "{\"schemaVersion\":2}";
 
 		if (fd < 0)
 			break;
-		while (n < sizeof(req) - 1) {
-			ssize_t k = read(fd, req + n, sizeof(req) - 1 - n);
-
-			if (k <= 0)
-				break;
-			n += (size_t)k;
-			req[n] = '\0';
-			if (strstr(req, "\r\n\r\n"))
-				break;
-		}
-		req[n] = '\0';
+		read_request(fd, req, sizeof(req));
 		if (strstr(req, "Authorization: Basic dTE6cDE=\r\n"))
 			snprintf(resp, sizeof(resp),
 				 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -649,22 +656,11 @@ static void *route_server(void *arg)
 	for (;;) {
 		char req[8192], path[256] = "", resp[1400];
 		const char *body = NULL;
-		size_t n = 0;
 		int fd = accept(rt->lfd, NULL, NULL);
 
 		if (fd < 0)
 			break;
-		while (n < sizeof(req) - 1) {
-			ssize_t k = read(fd, req + n, sizeof(req) - 1 - n);
-
-			if (k <= 0)
-				break;
-			n += (size_t)k;
-			req[n] = '\0';
-			if (strstr(req, "\r\n\r\n"))
-				break;
-		}
-		req[n] = '\0';
+		read_request(fd, req, sizeof(req));
 		if (sscanf(req, "GET %255s ", path) == 1)
 			for (size_t i = 0; i < rt->n && !body; i++)
 				if (!strcmp(rt->r[i].path, path))
