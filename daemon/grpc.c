@@ -578,6 +578,24 @@ static void call_half_close(struct grpc_call *call)
 		call->conn->ops->on_half_close(call);
 }
 
+/*
+ * Moves bytes of a gRPC message prefix (flags + 4-byte length) from *p into prefix, which may
+ * arrive split across DATA frames. True once all GRPC_PREFIX_LEN bytes are there.
+ */
+static bool prefix_fill(uint8_t prefix[GRPC_PREFIX_LEN], size_t *have, const uint8_t **p, size_t *n)
+{
+	size_t k = GRPC_PREFIX_LEN - *have;
+
+	if (*n == 0)
+		return false; /* (*p may be NULL) */
+	k = k < *n ? k : *n;
+	memcpy(prefix + *have, *p, k);
+	*have += k;
+	*p += k;
+	*n -= k;
+	return *have == GRPC_PREFIX_LEN;
+}
+
 static void call_recv(struct grpc_call *call, const uint8_t *p, size_t n)
 {
 	static const uint8_t empty[1];
@@ -588,15 +606,7 @@ static void call_recv(struct grpc_call *call, const uint8_t *p, size_t n)
 		size_t k;
 
 		if (call->prefix_len < GRPC_PREFIX_LEN) {
-			if (n == 0)
-				break;
-			k = GRPC_PREFIX_LEN - call->prefix_len;
-			k = k < n ? k : n;
-			memcpy(call->prefix + call->prefix_len, p, k);
-			call->prefix_len += k;
-			p += k;
-			n -= k;
-			if (call->prefix_len < GRPC_PREFIX_LEN)
+			if (!prefix_fill(call->prefix, &call->prefix_len, &p, &n))
 				break;
 			if (call->prefix[0] == 1) {
 				call_fail(call, GRPC_UNIMPLEMENTED, "compression not supported");
@@ -1250,15 +1260,7 @@ static void cli_recv(struct grpc_client_call *call, const uint8_t *p, size_t n)
 		size_t k;
 
 		if (call->prefix_len < GRPC_PREFIX_LEN) {
-			if (n == 0)
-				return;
-			k = GRPC_PREFIX_LEN - call->prefix_len;
-			k = k < n ? k : n;
-			memcpy(call->prefix + call->prefix_len, p, k);
-			call->prefix_len += k;
-			p += k;
-			n -= k;
-			if (call->prefix_len < GRPC_PREFIX_LEN)
+			if (!prefix_fill(call->prefix, &call->prefix_len, &p, &n))
 				return;
 			call->msg_len = get_len(call->prefix);
 			call->msg_have = 0;
